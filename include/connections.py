@@ -1,0 +1,63 @@
+"""Where the pipeline's services are: read from Airflow connections at task run time, never at import.
+
+- ``kafka_default`` (type kafka): ``extra`` is the client configuration (``bootstrap.servers`` and, on a
+  secured cluster, ``security.protocol``/``sasl.*``), passed to confluent-kafka and to Spark as ``kafka.*``.
+- ``webhdfs_default`` (type webhdfs): host (comma-separated NameNodes allowed), port (9870), login (the HDFS
+  user); ``extra.hdfs_uri`` is the filesystem Spark uses (default ``hdfs://<first host>:8020``).
+- ``spark_default`` (type spark): used by SparkSubmitOperator itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+KAFKA_CONN_ID = "kafka_default"
+WEBHDFS_CONN_ID = "webhdfs_default"
+SPARK_CONN_ID = "spark_default"
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    config: dict[str, str]
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.config["bootstrap.servers"]
+
+
+@dataclass(frozen=True)
+class HdfsSettings:
+    namenodes: tuple[str, ...]
+    http_port: int
+    user: str
+    hdfs_uri: str
+
+    @property
+    def webhdfs_urls(self) -> list[str]:
+        return [f"http://{host}:{self.http_port}" for host in self.namenodes]
+
+
+def kafka_settings(conn_id: str = KAFKA_CONN_ID) -> KafkaSettings:
+    from airflow.sdk import BaseHook
+
+    conn = BaseHook.get_connection(conn_id)
+    config = {str(k): str(v) for k, v in (conn.extra_dejson or {}).items()}
+    if "bootstrap.servers" not in config:
+        raise ValueError(f"Airflow connection {conn_id!r} has no 'bootstrap.servers' in its extra")
+    return KafkaSettings(config=config)
+
+
+def hdfs_settings(conn_id: str = WEBHDFS_CONN_ID) -> HdfsSettings:
+    from airflow.sdk import BaseHook
+
+    conn = BaseHook.get_connection(conn_id)
+    if not conn.host:
+        raise ValueError(f"Airflow connection {conn_id!r} has no host (the NameNode)")
+    hosts = tuple(h.strip() for h in conn.host.split(",") if h.strip())
+    extra = conn.extra_dejson or {}
+    return HdfsSettings(
+        namenodes=hosts,
+        http_port=int(conn.port or 9870),
+        user=conn.login or "hdfs",
+        hdfs_uri=str(extra.get("hdfs_uri") or f"hdfs://{hosts[0]}:8020").rstrip("/"),
+    )

@@ -1,0 +1,281 @@
+"""Kafka topics: reachability, idempotent creation, offsets, and reading a bounded range of records.
+
+One implementation for both DAGs. Every call has a deadline; an unreachable broker fails fast with an
+error that names host and port.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+DLQ_SUFFIX = ".dlq"
+DEFAULT_TIMEOUT_S = 10.0
+
+
+class KafkaUnreachable(RuntimeError):
+    """The broker did not answer in time."""
+
+
+class TopicMismatch(RuntimeError):
+    """A topic exists with a layout other than the one asked for."""
+
+
+def dlq_topic(topic: str) -> str:
+    return f"{topic}{DLQ_SUFFIX}"
+
+
+def validate_topic_name(topic: str) -> str:
+    """Kafka's own rules, checked before anything talks to a broker."""
+    if not isinstance(topic, str) or not topic.strip():
+        raise ValueError("topic is empty: give a Kafka topic name such as 'kafka-new-topic'")
+    if topic in (".", ".."):
+        raise ValueError(f"topic {topic!r} is not allowed by Kafka")
+    if not TOPIC_NAME.match(topic):
+        raise ValueError(
+            f"invalid topic name {topic!r}: Kafka allows only ASCII letters, digits, '.', '_' and '-', "
+            "at most 249 characters"
+        )
+    if len(dlq_topic(topic)) > 249:
+        raise ValueError(f"topic {topic!r} is too long: its dead-letter topic {dlq_topic(topic)!r} must fit 249")
+    return topic
+
+
+def bootstrap_addresses(bootstrap_servers: str) -> list[tuple[str, int]]:
+    out = []
+    for item in bootstrap_servers.split(","):
+        item = item.strip()
+        if "://" in item:
+            item = item.split("://", 1)[1]
+        host, _, port = item.rpartition(":")
+        out.append((host.strip("[]") or item, int(port or 9092)))
+    return out
+
+
+def check_broker(config: dict[str, str], timeout: float = DEFAULT_TIMEOUT_S) -> None:
+    """Raise KafkaUnreachable, naming host and port, unless a broker answers a metadata request in time."""
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient
+
+    bootstrap = config["bootstrap.servers"]
+    errors = []
+    for host, port in bootstrap_addresses(bootstrap):
+        try:
+            with socket.create_connection((host, port), timeout=min(timeout, 5.0)):
+                pass
+            break
+        except OSError as exc:
+            errors.append(f"{host}:{port} ({exc.strerror or exc})")
+    else:
+        raise KafkaUnreachable(
+            f"Kafka broker unreachable at {', '.join(errors)} - is it running? (locally: 'make up')"
+        )
+    try:
+        AdminClient(_quiet(config)).list_topics(timeout=timeout)
+    except KafkaException as exc:
+        raise KafkaUnreachable(
+            f"Kafka broker at {bootstrap} accepted a connection but answered no metadata within {timeout:.0f}s: {exc}"
+        ) from exc
+
+
+def _quiet(config: dict[str, str]) -> dict[str, str]:
+    """Client config that gives up on a dead broker instead of logging reconnects forever."""
+    out = dict(config)
+    out.setdefault("socket.connection.setup.timeout.ms", "5000")
+    out.setdefault("reconnect.backoff.max.ms", "2000")
+    return out
+
+
+@dataclass(frozen=True)
+class TopicState:
+    name: str
+    partitions: int
+    replication_factor: int
+    created: bool
+
+
+def ensure_topic(
+    config: dict[str, str],
+    topic: str,
+    partitions: int,
+    replication_factor: int,
+    timeout: float = 30.0,
+) -> TopicState:
+    """Create ``topic`` if it does not exist; if it does, its partition count and RF must match."""
+    from confluent_kafka import KafkaError, KafkaException
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    validate_topic_name(topic)
+    if partitions < 1:
+        raise ValueError(f"partitions must be >= 1, got {partitions}")
+    if replication_factor < 1:
+        raise ValueError(f"replication_factor must be >= 1, got {replication_factor}")
+    admin = AdminClient(_quiet(config))
+    existing = describe_topic(admin, topic, timeout)
+    created = False
+    if existing is None:
+        futures = admin.create_topics(
+            [NewTopic(topic, num_partitions=partitions, replication_factor=replication_factor)],
+            request_timeout=timeout,
+        )
+        try:
+            futures[topic].result(timeout=timeout)
+            created = True
+            log.info("created topic %s (%d partitions, RF %d)", topic, partitions, replication_factor)
+        except KafkaException as exc:
+            err = exc.args[0] if exc.args else None
+            if not (isinstance(err, KafkaError) and err.code() == KafkaError.TOPIC_ALREADY_EXISTS):
+                raise RuntimeError(f"could not create topic {topic!r} on {config['bootstrap.servers']}: {exc}") from exc
+        existing = _wait_for_topic(admin, topic, timeout)
+    actual_partitions, actual_rf = existing
+    if actual_partitions != partitions:
+        raise TopicMismatch(
+            f"topic {topic!r} already exists with {actual_partitions} partition(s), not {partitions}: "
+            f"use partitions={actual_partitions}, or another topic name"
+        )
+    if actual_rf != replication_factor:
+        raise TopicMismatch(
+            f"topic {topic!r} already exists with replication factor {actual_rf}, not {replication_factor}: "
+            f"use replication_factor={actual_rf}, or another topic name"
+        )
+    if not created:
+        log.info("topic %s exists (%d partitions, RF %d): nothing to do", topic, actual_partitions, actual_rf)
+    return TopicState(topic, actual_partitions, actual_rf, created)
+
+
+def describe_topic(admin, topic: str, timeout: float) -> tuple[int, int] | None:
+    """(partitions, replication factor) of ``topic``, or None when it does not exist."""
+    metadata = admin.list_topics(topic=topic, timeout=timeout)
+    info = metadata.topics.get(topic)
+    if info is None or info.error is not None and info.error.code() in (3,):  # UNKNOWN_TOPIC_OR_PART
+        return None
+    if info.error is not None:
+        raise RuntimeError(f"metadata for topic {topic!r}: {info.error}")
+    parts = info.partitions
+    rf = min((len(p.replicas) for p in parts.values()), default=0)
+    return len(parts), rf
+
+
+def _wait_for_topic(admin, topic: str, timeout: float) -> tuple[int, int]:
+    deadline = time.monotonic() + timeout
+    while True:
+        state = describe_topic(admin, topic, timeout)
+        if state is not None and state[0] > 0:
+            return state
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"topic {topic!r} was created but did not appear in metadata within {timeout:.0f}s")
+        time.sleep(0.2)
+
+
+def require_topic(config: dict[str, str], topic: str, timeout: float = DEFAULT_TIMEOUT_S) -> int:
+    """The partition count of an existing topic; a clear error when it does not exist."""
+    from confluent_kafka.admin import AdminClient
+
+    state = describe_topic(AdminClient(_quiet(config)), topic, timeout)
+    if state is None:
+        raise ValueError(
+            f"topic {topic!r} does not exist on {config['bootstrap.servers']}: create it first (create_topic)"
+        )
+    return state[0]
+
+
+def watermarks(config: dict[str, str], topic: str, timeout: float = DEFAULT_TIMEOUT_S) -> dict[int, tuple[int, int]]:
+    """{partition: (low, high)} offsets of ``topic`` right now."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({**_quiet(config), "group.id": "kafka-spark-airflow-offsets", "enable.auto.commit": False})
+    try:
+        metadata = consumer.list_topics(topic=topic, timeout=timeout)
+        info = metadata.topics.get(topic)
+        if info is None or not info.partitions:
+            raise ValueError(f"topic {topic!r} does not exist on {config['bootstrap.servers']}")
+        out = {}
+        for partition in sorted(info.partitions):
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
+            out[partition] = (low, high)
+        return out
+    finally:
+        consumer.close()
+
+
+def end_offsets(config: dict[str, str], topic: str, timeout: float = DEFAULT_TIMEOUT_S) -> dict[str, int]:
+    """{partition (as str, for XCom/JSON): high watermark}."""
+    return {str(p): high for p, (_, high) in watermarks(config, topic, timeout).items()}
+
+
+@dataclass(frozen=True)
+class Record:
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp_ms: int
+
+
+def read_range(
+    config: dict[str, str],
+    topic: str,
+    start: dict[int, int],
+    end: dict[int, int],
+    deadline_s: float,
+) -> Iterator[Record]:
+    """Every record of ``topic`` with start[p] <= offset < end[p], by partition; no consumer group offsets kept.
+
+    Raises TimeoutError naming what is missing when the range can't be read before the deadline.
+    """
+    from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+
+    todo = {p: (start.get(p, 0), e) for p, e in end.items() if e > start.get(p, 0)}
+    if not todo:
+        return
+    consumer = Consumer(
+        {
+            **_quiet(config),
+            "group.id": "kafka-spark-airflow-verify",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+            "auto.offset.reset": "error",
+        }
+    )
+    try:
+        consumer.assign([TopicPartition(topic, p, s) for p, (s, _) in todo.items()])
+        position = {p: s for p, (s, _) in todo.items()}
+        deadline = time.monotonic() + deadline_s
+        while todo:
+            if time.monotonic() > deadline:
+                missing = {p: f"{position[p]}..{todo[p][1] - 1}" for p in todo}
+                raise TimeoutError(
+                    f"reading {topic} from {config['bootstrap.servers']}: offsets {missing} not read "
+                    f"within {deadline_s:.0f}s"
+                )
+            batch = consumer.consume(num_messages=5000, timeout=1.0)
+            for msg in batch:
+                err = msg.error()
+                if err is not None:
+                    if err.code() == KafkaError._PARTITION_EOF:
+                        # offsets may have gaps (e.g. transaction markers): at EOF past the end, the range is done
+                        if msg.partition() in todo and msg.offset() >= todo[msg.partition()][1]:
+                            del todo[msg.partition()]
+                        continue
+                    raise KafkaException(err)
+                p, off = msg.partition(), msg.offset()
+                if p not in todo:
+                    continue
+                position[p] = off + 1
+                if off >= todo[p][1]:
+                    del todo[p]
+                    consumer.pause([TopicPartition(topic, p)])
+                    continue
+                yield Record(p, off, msg.key(), msg.value(), msg.timestamp()[1])
+                if off + 1 >= todo[p][1]:
+                    del todo[p]
+                    consumer.pause([TopicPartition(topic, p)])
+    finally:
+        consumer.close()
