@@ -49,7 +49,7 @@ reset: ## stop the stack and delete its data and logs (jars and .venv are kept)
 	@rm -rf $(AIRFLOW_HOME)
 
 run: up ## one DAG run: make run DAG=<dag_id> CONF='<json>' (airflow dags test; non-zero when the run fails)
-	@$(PY) -m include.dag_runner "$(DAG)" '$(CONF)'
+	@$(VENV)/bin/airflow dags test "$(DAG)" --conf '$(CONF)'
 
 demo: up ## the tutorial end to end: write players.csv to Kafka, then read the topic to HDFS, and show both
 	@$(PY) -m include.demo

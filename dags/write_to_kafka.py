@@ -1,0 +1,160 @@
+"""
+### write_to_kafka: a players CSV into HDFS, then Spark streams it into Kafka, verified
+
+The tutorial's `hadoop fs -put players.csv testdir/` and `write_to_kafka.py`, as a pipeline you can trust:
+
+1. **validate_params**: every param checked (topic name, numbers, trigger) before anything starts.
+2. **create_topic**: `topic` and its dead-letter topic `<topic>.dlq` exist afterwards (idempotent; an
+   existing topic with another partition count or replication factor is an error).
+3. **ingest_players_csv**: `source_csv` (a local file) is uploaded through WebHDFS into `hdfs_dir` under a
+   name derived from its content, atomically (hidden temporary name, then rename). The same file again is
+   a no-op; a changed file is a new file.
+4. **record_offsets**: the end offsets of both topics and the query's last checkpointed batch.
+5. **submit_write_job**: `jobs/write_to_kafka.py` on Spark: every new file in `hdfs_dir` -> valid rows to
+   `topic` (key = name, value = age), bad rows to `<topic>.dlq` as JSON with file, line, raw line and reason.
+6. **verify_messages**: an independent consumer reads both topics from the recorded offsets and checks that
+   exactly the rows of the files this run consumed arrived (duplicates are reported; they fail the run only
+   with `fail_on_duplicates`). On success the topic's asset is updated, which schedules `read_from_kafka`.
+
+Rules for rows, and what each failure looks like: see the project README.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+from airflow.sdk import AssetAlias, Param, dag, task
+from expected_messages import ExpectedMessagesSensor
+
+from include.run_plan import DEFAULT_PLAYERS_CSV, DEFAULT_TOPIC, SPARK_CONF
+
+TOPIC_WRITES = AssetAlias("kafka-topic-writes")
+
+
+def _plan(field: str) -> str:
+    return "{{ ti.xcom_pull(task_ids='validate_params')['" + field + "'] }}"
+
+
+@dag(
+    dag_id="write_to_kafka",
+    description="players CSV -> HDFS -> Spark Structured Streaming -> Kafka, every message verified",
+    doc_md=__doc__,
+    schedule="@daily",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["kafka", "spark", "hdfs", "tutorial"],
+    render_template_as_native_obj=True,
+    default_args={"retries": 1, "retry_delay": timedelta(seconds=30), "execution_timeout": timedelta(minutes=20)},
+    params={
+        "source_csv": Param(
+            str(DEFAULT_PLAYERS_CSV),
+            type="string",
+            minLength=1,
+            description="Local path of the CSV to ingest (name;age per line, UTF-8).",
+        ),
+        "topic": Param(
+            DEFAULT_TOPIC,
+            type="string",
+            pattern=r"^[A-Za-z0-9._-]{1,245}$",
+            description="Kafka topic for the valid rows; bad rows go to <topic>.dlq.",
+        ),
+        "hdfs_dir": Param(
+            "testdir",
+            type="string",
+            minLength=1,
+            description="HDFS landing directory the Spark query watches; relative paths are under /user/<user>.",
+        ),
+        "partitions": Param(1, type="integer", minimum=1, description="Partitions of the topic (and its .dlq)."),
+        "replication_factor": Param(1, type="integer", minimum=1, description="Replication factor of both topics."),
+        "trigger": Param(
+            "availableNow",
+            type="string",
+            enum=["availableNow", "processingTime"],
+            description="availableNow: process what is there, then stop. processingTime: run for run_seconds, "
+            "picking up files that land meanwhile, then stop between batches.",
+        ),
+        "interval_seconds": Param(5, type="number", exclusiveMinimum=0, description="processingTime: batch interval."),
+        "run_seconds": Param(60, type="number", minimum=0, description="processingTime: how long the query runs."),
+        "fail_on_duplicates": Param(
+            False, type="boolean", description="Fail verification when a message arrived more than once."
+        ),
+    },
+)
+def write_to_kafka():
+    @task
+    def validate_params(params=None) -> dict:
+        from include.connections import hdfs_settings, kafka_settings
+        from include.run_plan import plan_write
+
+        return plan_write(dict(params), kafka_settings(), hdfs_settings())
+
+    @task(retries=0)
+    def create_topic(plan: dict) -> dict:
+        from include.connections import kafka_settings
+        from include.kafka_topics import check_broker, ensure_topic
+
+        config = kafka_settings().config
+        check_broker(config)
+        states = [
+            ensure_topic(config, name, plan["partitions"], plan["replication_factor"])
+            for name in (plan["topic"], plan["dlq_topic"])
+        ]
+        return {s.name: {"partitions": s.partitions, "created": s.created} for s in states}
+
+    @task(retries=0)
+    def ingest_players_csv(plan: dict) -> dict:
+        from include import hdfs_files
+        from include.connections import hdfs_settings
+
+        source = hdfs_files.check_source_file(plan["source_csv"])
+        hdfs = hdfs_files.client(hdfs_settings())
+        hdfs_files.check_target_dir(hdfs, plan["hdfs_dir"])
+        return hdfs_files.ingest(hdfs, source, plan["hdfs_dir"]).__dict__
+
+    @task
+    def record_offsets(plan: dict) -> dict:
+        from include import hdfs_files, kafka_topics, spark_metadata
+        from include.connections import hdfs_settings, kafka_settings
+
+        config = kafka_settings().config
+        hdfs = hdfs_files.client(hdfs_settings())
+        return {
+            "offsets": {t: kafka_topics.end_offsets(config, t) for t in (plan["topic"], plan["dlq_topic"])},
+            "batch_before": spark_metadata.last_committed_batch(hdfs, plan["checkpoint"]),
+        }
+
+    plan = validate_params()
+    topics = create_topic(plan)
+    ingested = ingest_players_csv(plan)
+    recorded = record_offsets(plan)
+
+    submit = SparkSubmitOperator(
+        task_id="submit_write_job",
+        conn_id="spark_default",
+        application=_plan("application"),
+        py_files=_plan("py_files"),
+        jars=_plan("jars"),
+        application_args=_plan("job_args"),
+        conf=SPARK_CONF,
+        env_vars={"HADOOP_USER_NAME": _plan("hdfs_user")},
+        name="write_to_kafka",
+        execution_timeout=timedelta(minutes=30),
+    )
+
+    verify = ExpectedMessagesSensor(
+        task_id="verify_messages",
+        plan=plan,
+        recorded=recorded,
+        fail_on_duplicates="{{ params.fail_on_duplicates }}",
+        timeout=300,
+        retries=0,
+        outlets=[TOPIC_WRITES],
+    )
+
+    topics >> ingested >> recorded >> submit >> verify
+
+
+write_to_kafka()

@@ -1,0 +1,81 @@
+"""Read Spark Structured Streaming's own logs on HDFS, through WebHDFS, without Spark.
+
+- ``<checkpoint>/commits/<N>``: batch N is complete.
+- ``<checkpoint>/sources/0/<N>``: the files a file-source query took in batch N (compacted every 10 batches
+  into ``<N>.compact``, which repeats every entry up to N with its batchId).
+- ``<sink>/_spark_metadata/<N>``: the files a file sink committed (same layout, no batchId).
+
+Verification uses these to know which input files a run consumed and which output files are committed,
+from Spark's records rather than from the job's own report.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+from urllib.parse import unquote, urlparse
+
+from include.hdfs_files import list_names, read_bytes
+
+_BATCH = re.compile(r"^(\d+)(\.compact)?$")
+
+
+def hdfs_path(uri: str) -> str:
+    """``hdfs://host:8020/a/b%20c.csv`` -> ``/a/b c.csv``."""
+    return unquote(urlparse(uri).path) if "://" in uri else uri
+
+
+def _batches(hdfs, log_dir: str) -> list[tuple[int, bool]]:
+    out = []
+    for name in list_names(hdfs, log_dir):
+        match = _BATCH.match(name)
+        if match:
+            out.append((int(match.group(1)), bool(match.group(2))))
+    return sorted(out)
+
+
+def last_committed_batch(hdfs, checkpoint: str) -> int:
+    """The id of the last committed micro-batch of the query at ``checkpoint``; -1 when none."""
+    batches = _batches(hdfs, posixpath.join(hdfs_path(checkpoint), "commits"))
+    return max((b for b, _ in batches), default=-1)
+
+
+def _read_log_file(hdfs, path: str) -> list[dict]:
+    lines = read_bytes(hdfs, path).decode("utf-8").splitlines()
+    if not lines or not lines[0].startswith("v"):
+        raise ValueError(f"{path} is not a Spark metadata log file (no version line)")
+    return [json.loads(line) for line in lines[1:] if line.strip()]
+
+
+def read_log(hdfs, log_dir: str) -> list[tuple[int, dict]]:
+    """Every live entry of a compacted metadata log, as (batch id of the file it was read from, entry)."""
+    batches = _batches(hdfs, log_dir)
+    compacts = [b for b, compact in batches if compact]
+    start = max(compacts, default=-1)
+    entries: list[tuple[int, dict]] = []
+    for batch, compact in batches:
+        if batch < start or (batch == start and not compact):
+            continue
+        name = f"{batch}.compact" if compact else str(batch)
+        for entry in _read_log_file(hdfs, posixpath.join(log_dir, name)):
+            entries.append((int(entry.get("batchId", batch)), entry))
+    return entries
+
+
+def source_files_in_batches(hdfs, checkpoint: str, after: int, up_to: int) -> list[str]:
+    """Files (as Spark names them, hdfs://...) that the file source took in batches after < N <= up_to."""
+    log_dir = posixpath.join(hdfs_path(checkpoint), "sources", "0")
+    return sorted({e["path"] for batch, e in read_log(hdfs, log_dir) if after < batch <= up_to})
+
+
+def sink_files(hdfs, output_dir: str) -> list[str]:
+    """The data files a file sink has committed (added and not deleted), as HDFS paths."""
+    log_dir = posixpath.join(hdfs_path(output_dir), "_spark_metadata")
+    live: dict[str, dict] = {}
+    for _, entry in read_log(hdfs, log_dir):
+        if entry.get("action", "add") == "delete":
+            live.pop(entry["path"], None)
+        else:
+            live[entry["path"]] = entry
+    return sorted(hdfs_path(p) for p in live)

@@ -1,0 +1,161 @@
+"""A deferrable sensor that waits until exactly the expected messages are in Kafka, and its trigger.
+
+``ExpectedMessagesSensor`` (write_to_kafka's ``verify_messages``) checks the broker and HDFS first, failing
+fast with host and port when either is unreachable, then defers to ``ExpectedMessagesTrigger``, which runs
+include.verification.verify_write in a thread with its own deadline (``airflow dags test`` runs triggers
+inline and does not enforce the sensor's timeout: the deadline here is what ends the wait).
+The comparison itself lives in include/verification.py; this file is only the Airflow wiring.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+from airflow.sdk import BaseSensorOperator
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+log = logging.getLogger(__name__)
+
+
+def _connections(kafka_conn_id: str, webhdfs_conn_id: str):
+    from include.connections import hdfs_settings, kafka_settings
+
+    return kafka_settings(kafka_conn_id), hdfs_settings(webhdfs_conn_id)
+
+
+def run_write_verification(kafka_config: dict, hdfs: dict, plan: dict, recorded: dict, timeout_s: float) -> dict:
+    """Blocking: the verification the trigger runs in a thread. Returns a JSON-able summary."""
+    from include import hdfs_files, verification
+    from include.connections import HdfsSettings
+
+    settings = HdfsSettings(
+        namenodes=tuple(hdfs["namenodes"]), http_port=hdfs["http_port"], user=hdfs["user"], hdfs_uri=hdfs["hdfs_uri"]
+    )
+    report = verification.verify_write(
+        kafka_config,
+        hdfs_files.client(settings),
+        topic=plan["topic"],
+        dlq_topic=plan["dlq_topic"],
+        start_offsets=recorded["offsets"],
+        checkpoint=plan["checkpoint"],
+        batch_before=recorded["batch_before"],
+        timeout_s=timeout_s,
+    )
+    return {**report.summary(), "complete": report.complete}
+
+
+class ExpectedMessagesTrigger(BaseTrigger):
+    def __init__(self, kafka_config: dict, hdfs: dict, plan: dict, recorded: dict, timeout_s: float) -> None:
+        super().__init__()
+        self.kafka_config, self.hdfs, self.plan, self.recorded = kafka_config, hdfs, plan, recorded
+        self.timeout_s = timeout_s
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{__name__}.ExpectedMessagesTrigger",
+            {
+                "kafka_config": self.kafka_config,
+                "hdfs": self.hdfs,
+                "plan": self.plan,
+                "recorded": self.recorded,
+                "timeout_s": self.timeout_s,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        try:
+            summary = await asyncio.wait_for(
+                asyncio.to_thread(
+                    run_write_verification, self.kafka_config, self.hdfs, self.plan, self.recorded, self.timeout_s
+                ),
+                timeout=self.timeout_s + 60,
+            )
+            yield TriggerEvent({"status": "done", **summary})
+        except Exception as exc:  # noqa: BLE001 - reported to the task, which fails with it
+            yield TriggerEvent({"status": "error", "error": f"{type(exc).__name__}: {exc}"})
+
+
+class ExpectedMessagesSensor(BaseSensorOperator):
+    """Waits until the messages a write_to_kafka run must have produced are in its topics, no more, no less.
+
+    :param plan: the run plan (include.run_plan.plan_write), usually an XComArg
+    :param recorded: offsets of both topics and the checkpoint's last batch before the job (record_offsets)
+    :param fail_on_duplicates: duplicates (at-least-once re-writes) fail the task instead of being reported
+    """
+
+    template_fields = ("plan", "recorded", "fail_on_duplicates")
+
+    def __init__(
+        self,
+        *,
+        plan: Any,
+        recorded: Any,
+        fail_on_duplicates: Any = False,
+        kafka_conn_id: str = "kafka_default",
+        webhdfs_conn_id: str = "webhdfs_default",
+        deferrable: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("timeout", 300)
+        kwargs.setdefault("poke_interval", 2)
+        super().__init__(**kwargs)
+        self.plan, self.recorded, self.fail_on_duplicates = plan, recorded, fail_on_duplicates
+        self.kafka_conn_id, self.webhdfs_conn_id = kafka_conn_id, webhdfs_conn_id
+        self.deferrable = deferrable
+
+    def execute(self, context: Any) -> Any:
+        from include import hdfs_files, kafka_topics
+
+        kafka, hdfs = _connections(self.kafka_conn_id, self.webhdfs_conn_id)
+        kafka_topics.check_broker(kafka.config)  # fail fast, naming host and port
+        hdfs_files.client(hdfs)
+        hdfs_dict = {
+            "namenodes": list(hdfs.namenodes),
+            "http_port": hdfs.http_port,
+            "user": hdfs.user,
+            "hdfs_uri": hdfs.hdfs_uri,
+        }
+        if not self.deferrable:
+            summary = run_write_verification(kafka.config, hdfs_dict, self.plan, self.recorded, float(self.timeout))
+            return self.execute_complete(context, {"status": "done", **summary})
+        self.defer(
+            trigger=ExpectedMessagesTrigger(kafka.config, hdfs_dict, self.plan, self.recorded, float(self.timeout)),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=float(self.timeout) + 120),
+        )
+
+    def execute_complete(self, context: Any, event: dict) -> dict:
+        from include.verification import VerificationFailed
+
+        if event.get("status") != "done":
+            raise RuntimeError(f"verification could not run: {event.get('error')}")
+        counts = {k: v for k, v in event.items() if k not in ("diff", "status")}
+        self.log.info("verification: %s", counts)
+        for line in event.get("diff", []):
+            self.log.info("%s", line)
+        if not event["complete"]:
+            raise VerificationFailed(
+                f"{self.plan['topic']}: the messages that arrived are not the expected ones "
+                f"({event['missing']} missing, {event['unexpected']} unexpected):\n" + "\n".join(event["diff"])
+            )
+        if event["duplicates"]:
+            message = (
+                f"{event['duplicates']} duplicate message(s): an interrupted batch was written again "
+                "(Kafka's sink is at-least-once)"
+            )
+            if self.fail_on_duplicates:
+                raise VerificationFailed(message + "; failing because fail_on_duplicates is set")
+            self.log.warning("%s; not failing (fail_on_duplicates is false)", message)
+        self._emit_topic_asset(context)
+        return {k: v for k, v in event.items() if k != "diff"}
+
+    def _emit_topic_asset(self, context: Any) -> None:
+        from airflow.sdk import Asset
+
+        for outlet in self.outlets or []:
+            if type(outlet).__name__ == "AssetAlias":
+                context["outlet_events"][outlet].add(Asset(self.plan["asset_uri"]))
