@@ -17,6 +17,7 @@ from include.connections import HdfsSettings
 from include.players import looks_binary
 
 log = logging.getLogger(__name__)
+logging.getLogger("hdfs.client").setLevel(logging.WARNING)  # one INFO line per request otherwise
 
 TIMEOUT_S = 30
 

@@ -104,49 +104,57 @@ class TopicState:
 def ensure_topic(
     config: dict[str, str],
     topic: str,
-    partitions: int,
-    replication_factor: int,
+    partitions: int | None,
+    replication_factor: int | None,
     timeout: float = 30.0,
 ) -> TopicState:
-    """Create ``topic`` if it does not exist; if it does, its partition count and RF must match."""
+    """Create ``topic`` if it does not exist; if it does, its partition count and RF must match.
+
+    ``None`` for partitions or replication_factor accepts whatever an existing topic has, and creates a new
+    one with 1.
+    """
     from confluent_kafka import KafkaError, KafkaException
     from confluent_kafka.admin import AdminClient, NewTopic
 
     validate_topic_name(topic)
-    if partitions < 1:
+    if partitions is not None and partitions < 1:
         raise ValueError(f"partitions must be >= 1, got {partitions}")
-    if replication_factor < 1:
+    if replication_factor is not None and replication_factor < 1:
         raise ValueError(f"replication_factor must be >= 1, got {replication_factor}")
     admin = AdminClient(_quiet(config))
     existing = describe_topic(admin, topic, timeout)
     created = False
     if existing is None:
         futures = admin.create_topics(
-            [NewTopic(topic, num_partitions=partitions, replication_factor=replication_factor)],
+            [NewTopic(topic, num_partitions=partitions or 1, replication_factor=replication_factor or 1)],
             request_timeout=timeout,
         )
         try:
             futures[topic].result(timeout=timeout)
             created = True
-            log.info("created topic %s (%d partitions, RF %d)", topic, partitions, replication_factor)
         except KafkaException as exc:
             err = exc.args[0] if exc.args else None
             if not (isinstance(err, KafkaError) and err.code() == KafkaError.TOPIC_ALREADY_EXISTS):
                 raise RuntimeError(f"could not create topic {topic!r} on {config['bootstrap.servers']}: {exc}") from exc
         existing = _wait_for_topic(admin, topic, timeout)
     actual_partitions, actual_rf = existing
-    if actual_partitions != partitions:
+    if partitions is not None and actual_partitions != partitions:
         raise TopicMismatch(
             f"topic {topic!r} already exists with {actual_partitions} partition(s), not {partitions}: "
             f"use partitions={actual_partitions}, or another topic name"
         )
-    if actual_rf != replication_factor:
+    if replication_factor is not None and actual_rf != replication_factor:
         raise TopicMismatch(
             f"topic {topic!r} already exists with replication factor {actual_rf}, not {replication_factor}: "
             f"use replication_factor={actual_rf}, or another topic name"
         )
-    if not created:
-        log.info("topic %s exists (%d partitions, RF %d): nothing to do", topic, actual_partitions, actual_rf)
+    log.info(
+        "topic %s %s (%d partitions, RF %d)",
+        topic,
+        "created" if created else "exists: nothing to do",
+        actual_partitions,
+        actual_rf,
+    )
     return TopicState(topic, actual_partitions, actual_rf, created)
 
 

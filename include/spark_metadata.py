@@ -79,3 +79,18 @@ def sink_files(hdfs, output_dir: str) -> list[str]:
         else:
             live[entry["path"]] = entry
     return sorted(hdfs_path(p) for p in live)
+
+
+def kafka_initial_offsets(hdfs, checkpoint: str, topic: str) -> dict[int, int] | None:
+    """Where a Kafka-source query started ({partition: offset}), from ``sources/0/0``; None for a new query.
+
+    Spark resolves ``startingOffsets`` (earliest/latest) once, on the query's first run, and records the
+    result there; later runs continue from the checkpoint. Offsets -2/-1 (earliest/latest markers) are kept.
+    """
+    path = posixpath.join(hdfs_path(checkpoint), "sources", "0", "0")
+    if hdfs.status(path, strict=False) is None:
+        return None
+    text = read_bytes(hdfs, path).decode("utf-8", errors="replace")
+    start = text.find("{")
+    offsets = json.loads(text[start:]) if start >= 0 else {}
+    return {int(p): int(o) for p, o in offsets.get(topic, {}).items()}

@@ -249,3 +249,27 @@ def verify_sink(
             wrong.append((*pid, *by_id[pid]))
     duplicated = [(*pid, *by_id[pid]) for pid, n in sorted(seen.items()) if n > 1]
     return SinkReport(len(expected), missing, wrong, duplicated, len(sink))
+
+
+def sink_ranges(recorded: dict, started: dict[int, int]) -> dict[str, list[int]]:
+    """Per partition, the offsets the archive must hold: from where the query started (or the earliest
+    offset still in the topic, if later) up to the end recorded just before the job."""
+    return {
+        p: [max(int(recorded["low"][p]), started.get(int(p), 0)), int(end)] for p, end in recorded["end"].items()
+    }
+
+
+def verify_read(config: dict[str, str], hdfs, plan: dict, recorded: dict, timeout_s: float = 120) -> dict:
+    """read_from_kafka's check; raises VerificationFailed with the diff, returns the counts."""
+    started = spark_metadata.kafka_initial_offsets(hdfs, plan["checkpoint"] + "/archive", plan["topic"]) or {}
+    ranges = sink_ranges(recorded, started)
+    report = verify_sink(config, hdfs, plan["topic"], plan["output_dir"], ranges, timeout_s)
+    summary = report.summary()
+    if not report.ok:
+        raise VerificationFailed(
+            f"archive {plan['output_dir']} does not hold every message of {plan['topic']} exactly once:\n"
+            + "\n".join(summary["diff"])
+        )
+    log.info("archive %s holds all %d message(s) of %s in %s exactly once", plan["output_dir"], report.checked,
+             plan["topic"], ranges)
+    return {k: v for k, v in summary.items() if k != "diff"} | {"ranges": ranges}

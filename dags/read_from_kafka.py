@@ -1,0 +1,161 @@
+"""
+### read_from_kafka: Spark reads a topic to the console and to a Parquet archive on HDFS, verified
+
+The tutorial's `read_from_kafka.py` (key and value cast to string, printed in append mode), plus what a
+console can't give: everything read is kept, exactly once, and checked.
+
+1. **validate_params**: every param checked before anything starts.
+2. **create_topic**: the topic exists afterwards (created with 1 partition if missing; idempotent).
+3. **produce_messages**: the `messages` param, one Kafka message each with a null key, as the tutorial's
+   console producer sent them. Skipped when the list is empty (scheduled runs only consume).
+4. **record_offsets**: the topic's offsets just before the job.
+5. **submit_read_job**: `jobs/read_from_kafka.py`: the topic to the console (see this task's log) and to
+   Parquet under `output_dir` (key, value, topic, partition, offset, timestamp). Each run continues where the
+   last one stopped; `starting_offsets` applies only to a new checkpoint.
+6. **verify_sink**: every message up to the recorded offsets (from where the query started) is in the
+   archive exactly once, with its key and value, keyed by (partition, offset).
+
+Runs hourly, and whenever `write_to_kafka` has written the default topic (asset `kafka://localhost:9092/kafka-new-topic`).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.providers.apache.kafka.operators.produce import ProduceToTopicOperator
+from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+from airflow.sdk import Asset, Param, dag, task
+from airflow.timetables.assets import AssetOrTimeSchedule
+from airflow.timetables.trigger import CronTriggerTimetable
+
+from include.run_plan import DEFAULT_BOOTSTRAP, DEFAULT_TOPIC, SPARK_CONF, topic_asset_uri
+
+
+def _plan(field: str) -> str:
+    return "{{ ti.xcom_pull(task_ids='validate_params')['" + field + "'] }}"
+
+
+@dag(
+    dag_id="read_from_kafka",
+    description="Kafka topic -> Spark Structured Streaming -> console + Parquet archive on HDFS, exactly once",
+    doc_md=__doc__,
+    schedule=AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable("0 * * * *", timezone="UTC"),
+        assets=Asset(topic_asset_uri(DEFAULT_BOOTSTRAP, DEFAULT_TOPIC)),
+    ),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["kafka", "spark", "hdfs", "tutorial"],
+    render_template_as_native_obj=True,
+    default_args={"retries": 1, "retry_delay": timedelta(seconds=30), "execution_timeout": timedelta(minutes=20)},
+    params={
+        "topic": Param(
+            DEFAULT_TOPIC, type="string", pattern=r"^[A-Za-z0-9._-]{1,245}$", description="Kafka topic to read."
+        ),
+        "messages": Param(
+            [],
+            type="array",
+            items={"type": "string"},
+            description="Messages to produce first (null key), e.g. the tutorial's three. Empty: only consume.",
+        ),
+        "output_dir": Param(
+            "",
+            type="string",
+            description="HDFS directory of the Parquet archive; empty = <topic>-archive under /user/<user>.",
+        ),
+        "starting_offsets": Param(
+            "earliest",
+            type="string",
+            enum=["earliest", "latest"],
+            description="Where a new query starts (ignored once its checkpoint exists).",
+        ),
+        "trigger": Param(
+            "availableNow",
+            type="string",
+            enum=["availableNow", "processingTime"],
+            description="availableNow: read what is there, then stop. processingTime: run for run_seconds.",
+        ),
+        "interval_seconds": Param(5, type="number", exclusiveMinimum=0, description="processingTime: batch interval."),
+        "run_seconds": Param(60, type="number", minimum=0, description="processingTime: how long the query runs."),
+        "fail_on_data_loss": Param(
+            False,
+            type="boolean",
+            description="Fail when offsets the query still needed are gone (deleted topic, retention).",
+        ),
+    },
+)
+def read_from_kafka():
+    @task
+    def validate_params(params=None) -> dict:
+        from include.connections import hdfs_settings, kafka_settings
+        from include.run_plan import plan_read
+
+        return plan_read(dict(params), kafka_settings(), hdfs_settings())
+
+    @task(retries=0)
+    def create_topic(plan: dict) -> dict:
+        from include.connections import kafka_settings
+        from include.kafka_topics import check_broker, ensure_topic
+
+        config = kafka_settings().config
+        check_broker(config)
+        state = ensure_topic(config, plan["topic"], partitions=None, replication_factor=None)
+        return {"partitions": state.partitions, "created": state.created}
+
+    @task.branch
+    def check_messages(plan: dict) -> str:
+        return "produce_messages" if plan["messages"] else "record_offsets"
+
+    @task(trigger_rule="none_failed")
+    def record_offsets(plan: dict) -> dict:
+        from include import kafka_topics
+        from include.connections import kafka_settings
+
+        config = kafka_settings().config
+        kafka_topics.check_broker(config)
+        marks = kafka_topics.watermarks(config, plan["topic"])
+        return {"low": {str(p): low for p, (low, _) in marks.items()}, "end": {str(p): h for p, (_, h) in marks.items()}}
+
+    @task(retries=0)
+    def verify_sink(plan: dict, recorded: dict) -> dict:
+        from include import hdfs_files, kafka_topics, verification
+        from include.connections import hdfs_settings, kafka_settings
+
+        config = kafka_settings().config
+        kafka_topics.check_broker(config)
+        return verification.verify_read(config, hdfs_files.client(hdfs_settings()), plan, recorded)
+
+    plan = validate_params()
+    topic = create_topic(plan)
+    branch = check_messages(plan)
+    produce = ProduceToTopicOperator(
+        task_id="produce_messages",
+        kafka_config_id="kafka_default",
+        topic=_plan("topic"),
+        producer_function="include.kafka_messages.unkeyed",
+        producer_function_args=[_plan("messages")],
+        delivery_callback="include.kafka_messages.raise_on_error",
+        synchronous=False,
+        retries=0,
+    )
+    recorded = record_offsets(plan)
+    submit = SparkSubmitOperator(
+        task_id="submit_read_job",
+        conn_id="spark_default",
+        application=_plan("application"),
+        py_files=_plan("py_files"),
+        jars=_plan("jars"),
+        application_args=_plan("job_args"),
+        conf=SPARK_CONF,
+        env_vars={"HADOOP_USER_NAME": _plan("hdfs_user")},
+        name="read_from_kafka",
+        execution_timeout=timedelta(minutes=30),
+    )
+    topic >> branch >> [produce, recorded]
+    produce >> recorded
+    recorded >> submit >> verify_sink(plan, recorded)
+
+
+read_from_kafka()
