@@ -19,6 +19,8 @@ export AIRFLOW__CORE__EXECUTOR ?= LocalExecutor
 export AIRFLOW__CORE__PARALLELISM ?= 4
 export AIRFLOW__LOGGING__LOGGING_LEVEL ?= INFO
 export HADOOP_USER_NAME := $(HDFS_USER)
+# Spark binds to loopback only (it would pick the first network interface otherwise)
+export SPARK_LOCAL_IP := 127.0.0.1
 export AIRFLOW_CONN_KAFKA_DEFAULT ?= {"conn_type": "kafka", "extra": {"bootstrap.servers": "localhost:9092"}}
 export AIRFLOW_CONN_WEBHDFS_DEFAULT ?= {"conn_type": "webhdfs", "host": "localhost", "port": 9870, "login": "$(HDFS_USER)", "extra": {"hdfs_uri": "hdfs://localhost:8020"}}
 export AIRFLOW_CONN_SPARK_DEFAULT ?= {"conn_type": "spark", "host": "local[*]", "extra": {"deploy-mode": "client", "spark-binary": "spark-submit"}}

@@ -1,0 +1,157 @@
+"""Shared fixtures. Integration tests talk to the real stack started by `make up`; they fail (never skip)
+when it is down, with the command that fixes it."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOTSTRAP = "localhost:9092"
+WEBHDFS = "http://localhost:9870"
+HDFS_URI = "hdfs://localhost:8020"
+
+
+def hdfs_user() -> str:
+    return os.environ.get("HADOOP_USER_NAME") or os.environ.get("USER") or "root"
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture(scope="session")
+def stack():
+    down = [f"{name} (localhost:{port})" for name, port in (("Kafka", 9092), ("WebHDFS", 9870)) if not _port_open(port)]
+    if down:
+        pytest.fail(f"the stack is not running: {', '.join(down)} - run 'make up' (make test does it for you)")
+    if "AIRFLOW_CONN_KAFKA_DEFAULT" not in os.environ:
+        pytest.fail("the Airflow environment is not set - run the tests through 'make test'")
+
+
+@pytest.fixture
+def kafka_config(stack) -> dict[str, str]:
+    return {"bootstrap.servers": BOOTSTRAP}
+
+
+@pytest.fixture
+def hdfs(stack):
+    from hdfs import InsecureClient
+
+    return InsecureClient(WEBHDFS, user=hdfs_user(), timeout=30)
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short unique suffix for topics and HDFS paths of one test."""
+    return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def cleanup_hdfs(hdfs):
+    paths: list[str] = []
+    yield paths.append
+    for path in paths:
+        hdfs.delete(path, recursive=True)
+
+
+@pytest.fixture
+def cleanup_topics(kafka_config):
+    topics: list[str] = []
+    yield topics.append
+    if topics:
+        from confluent_kafka.admin import AdminClient
+
+        admin = AdminClient(kafka_config)
+        futures = admin.delete_topics(topics, operation_timeout=30)
+        for future in futures.values():
+            try:
+                future.result(timeout=30)
+            except Exception:  # noqa: BLE001 - best-effort cleanup
+                pass
+
+
+def consume_all(topic: str, timeout_s: float = 60.0) -> list[tuple[bytes | None, bytes | None, int, int]]:
+    """An independent consumer (plain confluent-kafka, none of the project's code): every record of every
+    partition of ``topic`` from the beginning to the current end, as (key, value, partition, offset)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": BOOTSTRAP, "group.id": f"test-{uuid.uuid4().hex}", "enable.auto.commit": False})
+    try:
+        meta = consumer.list_topics(topic, timeout=10).topics[topic]
+        assert meta.error is None, f"topic {topic}: {meta.error}"
+        ends = {}
+        for p in meta.partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            if high > low:
+                ends[p] = high
+        consumer.assign([TopicPartition(topic, p, 0) for p in ends])
+        out = []
+        deadline = time.monotonic() + timeout_s
+        done = {p: False for p in ends}
+        while not all(done.values()):
+            assert time.monotonic() < deadline, f"could not read {topic} to its end within {timeout_s}s"
+            msg = consumer.poll(1.0)
+            if msg is None or msg.error():
+                continue
+            out.append((msg.key(), msg.value(), msg.partition(), msg.offset()))
+            if msg.offset() + 1 >= ends[msg.partition()]:
+                done[msg.partition()] = True
+        return out
+    finally:
+        consumer.close()
+
+
+class DagRun:
+    def __init__(self, proc: subprocess.CompletedProcess, seconds: float) -> None:
+        self.returncode, self.output, self.seconds = proc.returncode, proc.stdout, seconds
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    def task_states(self) -> dict[str, str]:
+        """{task_id: state} of this run, from Airflow's own database (`airflow tasks states-for-dag-run`)."""
+        match = re.search(r"DagRun Finished: dag_id=([^,]+), .*?run_id=([^,]+),", self.output)
+        assert match, f"no finished DAG run in the output:\n{self.tail()}"
+        proc = subprocess.run(
+            [str(Path(sys.executable).parent / "airflow"), "tasks", "states-for-dag-run", *match.groups(), "-o", "json"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=ROOT,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        rows = json.loads(proc.stdout[proc.stdout.index("[") :])
+        return {row["task_id"]: row["state"] for row in rows}
+
+    def tail(self, n: int = 80) -> str:
+        return "\n".join(self.output.splitlines()[-n:])
+
+
+def run_dag(dag_id: str, conf: dict, timeout_s: float = 600) -> DagRun:
+    """`airflow dags test <dag_id> --conf <json>`, as `make run` does; returns its exit code and output."""
+    start = time.monotonic()
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "airflow"), "dags", "test", dag_id, "--conf", json.dumps(conf)],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        cwd=ROOT,
+    )
+    run = DagRun(subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout + proc.stderr), time.monotonic() - start)
+    log_dir = ROOT / ".airflow" / "test-runs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    (log_dir / f"{dag_id}-{int(time.time() * 1000)}.log").write_text(run.output)
+    return run

@@ -1,0 +1,94 @@
+"""Params -> plan: every bad param is refused here, before anything starts."""
+
+from __future__ import annotations
+
+import pytest
+
+from include.connections import HdfsSettings, KafkaSettings
+from include.run_plan import checkpoint_for, plan_read, plan_write, resolve_hdfs_dir
+
+KAFKA = KafkaSettings({"bootstrap.servers": "b1:9092,b2:9092"})
+HDFS = HdfsSettings(namenodes=("nn",), http_port=9870, user="ana", hdfs_uri="hdfs://nn:8020")
+WRITE = {
+    "source_csv": "/data/players.csv",
+    "topic": "kafka-new-topic",
+    "hdfs_dir": "testdir",
+    "partitions": 1,
+    "replication_factor": 1,
+    "trigger": "availableNow",
+    "interval_seconds": 5,
+    "run_seconds": 60,
+    "fail_on_duplicates": False,
+}
+READ = {"topic": "kafka-new-topic", "messages": [], "output_dir": "", "starting_offsets": "earliest"}
+
+
+def test_write_plan_resolves_relative_dirs_under_the_users_home_and_names_the_dlq():
+    plan = plan_write(WRITE, KAFKA, HDFS)
+    assert plan["hdfs_dir"] == "/user/ana/testdir"
+    assert plan["dlq_topic"] == "kafka-new-topic.dlq"
+    assert plan["job_args"][:2] == ["--source-dir", "hdfs://nn:8020/user/ana/testdir"]
+    assert "--bootstrap-servers" in plan["job_args"]
+    assert plan["asset_uri"] == "kafka://b1:9092/kafka-new-topic"
+
+
+def test_processing_time_passes_interval_and_run_seconds_to_the_job():
+    plan = plan_write(WRITE | {"trigger": "processingTime", "interval_seconds": 2, "run_seconds": 30}, KAFKA, HDFS)
+    args = plan["job_args"]
+    assert args[args.index("--trigger") + 1] == "processingTime"
+    assert args[args.index("--run-seconds") + 1] == "30.0"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"topic": "bad topic!"}, "invalid topic name"),
+        ({"topic": ""}, "topic is empty"),
+        ({"topic": ".."}, "not allowed"),
+        ({"topic": "x" * 250}, "invalid topic name"),
+        ({"partitions": 0}, "partitions must be a whole number >= 1"),
+        ({"partitions": 1.5}, "partitions must be a whole number >= 1"),
+        ({"replication_factor": -1}, "replication_factor must be a whole number >= 1"),
+        ({"run_seconds": -5}, "run_seconds must be a number >= 0"),
+        ({"interval_seconds": 0}, "interval_seconds must be a number >= 0.1"),
+        ({"trigger": "once"}, "trigger must be one of"),
+        ({"source_csv": " "}, "source_csv is empty"),
+        ({"hdfs_dir": "hdfs://other/x"}, "not a URI"),
+        ({"hdfs_dir": "/"}, "can't be the HDFS root"),
+        ({"hdfs_dir": "/data/_tmp"}, "hidden"),
+    ],
+)
+def test_bad_write_params_are_refused_with_a_clear_message(change, message):
+    with pytest.raises(ValueError, match=message):
+        plan_write(WRITE | change, KAFKA, HDFS)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"starting_offsets": "beginning"}, "starting_offsets must be one of"),
+        ({"messages": "hello"}, "messages must be a list of strings"),
+        ({"messages": [1, 2]}, "messages must be a list of strings"),
+        ({"topic": "a/b"}, "invalid topic name"),
+    ],
+)
+def test_bad_read_params_are_refused_with_a_clear_message(change, message):
+    with pytest.raises(ValueError, match=message):
+        plan_read(READ | change, KAFKA, HDFS)
+
+
+def test_read_output_dir_defaults_to_topic_archive_in_home():
+    assert plan_read(READ, KAFKA, HDFS)["output_dir"] == "/user/ana/kafka-new-topic-archive"
+
+
+def test_each_query_gets_its_own_checkpoint():
+    a = checkpoint_for("ana", "write_to_kafka", "t1", "/user/ana/testdir")
+    b = checkpoint_for("ana", "write_to_kafka", "t2", "/user/ana/testdir")
+    c = checkpoint_for("ana", "write_to_kafka", "t1", "/user/ana/other")
+    d = checkpoint_for("ana", "read_from_kafka", "t1", "/user/ana/testdir")
+    assert len({a, b, c, d}) == 4
+    assert a == checkpoint_for("ana", "write_to_kafka", "t1", "/user/ana/testdir")
+
+
+def test_absolute_dirs_are_normalised():
+    assert resolve_hdfs_dir("/a//b/../c/", "ana", "x") == "/a/c"
