@@ -116,7 +116,10 @@ def read_from_kafka():
         config = kafka_settings().config
         kafka_topics.check_broker(config)
         marks = kafka_topics.watermarks(config, plan["topic"])
-        return {"low": {str(p): low for p, (low, _) in marks.items()}, "end": {str(p): h for p, (_, h) in marks.items()}}
+        return {
+            "low": {str(p): low for p, (low, _) in marks.items()},
+            "end": {str(p): h for p, (_, h) in marks.items()},
+        }
 
     @task(retries=0)
     def verify_sink(plan: dict, recorded: dict) -> dict:
@@ -130,7 +133,7 @@ def read_from_kafka():
     plan = validate_params()
     topic = create_topic(plan)
     branch = check_messages(plan)
-    produce = ProduceToTopicOperator(
+    produce_messages = ProduceToTopicOperator(
         task_id="produce_messages",
         kafka_config_id="kafka_default",
         topic=_plan("topic"),
@@ -141,7 +144,7 @@ def read_from_kafka():
         retries=0,
     )
     recorded = record_offsets(plan)
-    submit = SparkSubmitOperator(
+    submit_read_job = SparkSubmitOperator(
         task_id="submit_read_job",
         conn_id="spark_default",
         application=_plan("application"),
@@ -153,9 +156,9 @@ def read_from_kafka():
         name="read_from_kafka",
         execution_timeout=timedelta(minutes=30),
     )
-    topic >> branch >> [produce, recorded]
-    produce >> recorded
-    recorded >> submit >> verify_sink(plan, recorded)
+    topic >> branch >> [produce_messages, recorded]
+    produce_messages >> recorded
+    recorded >> submit_read_job >> verify_sink(plan, recorded)
 
 
 read_from_kafka()

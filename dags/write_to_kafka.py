@@ -131,7 +131,7 @@ def write_to_kafka():
     ingested = ingest_players_csv(plan)
     recorded = record_offsets(plan)
 
-    submit = SparkSubmitOperator(
+    submit_write_job = SparkSubmitOperator(
         task_id="submit_write_job",
         conn_id="spark_default",
         application=_plan("application"),
@@ -144,7 +144,7 @@ def write_to_kafka():
         execution_timeout=timedelta(minutes=30),
     )
 
-    verify = ExpectedMessagesSensor(
+    verify_messages = ExpectedMessagesSensor(
         task_id="verify_messages",
         plan=plan,
         recorded=recorded,
@@ -154,7 +154,7 @@ def write_to_kafka():
         outlets=[TOPIC_WRITES],
     )
 
-    topics >> ingested >> recorded >> submit >> verify
+    topics >> ingested >> recorded >> submit_write_job >> verify_messages
 
 
 write_to_kafka()

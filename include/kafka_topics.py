@@ -74,9 +74,7 @@ def check_broker(config: dict[str, str], timeout: float = DEFAULT_TIMEOUT_S) -> 
         except OSError as exc:
             errors.append(f"{host}:{port} ({exc.strerror or exc})")
     else:
-        raise KafkaUnreachable(
-            f"Kafka broker unreachable at {', '.join(errors)} - is it running? (locally: 'make up')"
-        )
+        raise KafkaUnreachable(f"Kafka broker unreachable at {', '.join(errors)} - is it running? (locally: 'make up')")
     try:
         AdminClient(_quiet(config)).list_topics(timeout=timeout)
     except KafkaException as exc:
@@ -162,7 +160,7 @@ def describe_topic(admin, topic: str, timeout: float) -> tuple[int, int] | None:
     """(partitions, replication factor) of ``topic``, or None when it does not exist."""
     metadata = admin.list_topics(topic=topic, timeout=timeout)
     info = metadata.topics.get(topic)
-    if info is None or info.error is not None and info.error.code() in (3,):  # UNKNOWN_TOPIC_OR_PART
+    if info is None or (info.error is not None and info.error.code() in (3,)):  # UNKNOWN_TOPIC_OR_PART
         return None
     if info.error is not None:
         raise RuntimeError(f"metadata for topic {topic!r}: {info.error}")

@@ -51,7 +51,7 @@ def spark_kafka_jars() -> str:
     jars = sorted(str(p) for p in spark_kafka_jars_dir().glob("*.jar"))
     if not jars:
         raise FileNotFoundError(
-            f"no Spark Kafka connector jars in {spark_kafka_jars_dir()} - run 'make setup' (or set SPARK_KAFKA_JARS_DIR)"
+            f"no Spark Kafka connector jars in {spark_kafka_jars_dir()}: run 'make setup' or set SPARK_KAFKA_JARS_DIR"
         )
     return ",".join(jars)
 

@@ -87,7 +87,8 @@ class WriteReport:
             "missing": sum(self.valid.missing.values()) + sum(self.dead.missing.values()),
             "unexpected": sum(self.valid.unexpected.values()) + sum(self.dead.unexpected.values()),
             "duplicates": self.duplicates,
-            "diff": self.valid.lines("valid rows (key | value)") + self.dead.lines("dead letters (file | line | reason)"),
+            "diff": self.valid.lines("valid rows (key | value)")
+            + self.dead.lines("dead letters (file | line | reason)"),
         }
 
 
@@ -117,8 +118,7 @@ class TopicReader:
         marks = kafka_topics.watermarks(self.config, self.topic)
         end = {p: high for p, (_, high) in marks.items()}
         start = {p: self.position.get(p, low) for p, (low, _) in marks.items()}
-        for record in kafka_topics.read_range(self.config, self.topic, start, end, deadline_s):
-            yield record
+        yield from kafka_topics.read_range(self.config, self.topic, start, end, deadline_s)
         self.position.update(end)
 
 
@@ -254,9 +254,7 @@ def verify_sink(
 def sink_ranges(recorded: dict, started: dict[int, int]) -> dict[str, list[int]]:
     """Per partition, the offsets the archive must hold: from where the query started (or the earliest
     offset still in the topic, if later) up to the end recorded just before the job."""
-    return {
-        p: [max(int(recorded["low"][p]), started.get(int(p), 0)), int(end)] for p, end in recorded["end"].items()
-    }
+    return {p: [max(int(recorded["low"][p]), started.get(int(p), 0)), int(end)] for p, end in recorded["end"].items()}
 
 
 def verify_read(config: dict[str, str], hdfs, plan: dict, recorded: dict, timeout_s: float = 120) -> dict:
@@ -270,6 +268,11 @@ def verify_read(config: dict[str, str], hdfs, plan: dict, recorded: dict, timeou
             f"archive {plan['output_dir']} does not hold every message of {plan['topic']} exactly once:\n"
             + "\n".join(summary["diff"])
         )
-    log.info("archive %s holds all %d message(s) of %s in %s exactly once", plan["output_dir"], report.checked,
-             plan["topic"], ranges)
+    log.info(
+        "archive %s holds all %d message(s) of %s in %s exactly once",
+        plan["output_dir"],
+        report.checked,
+        plan["topic"],
+        ranges,
+    )
     return {k: v for k, v in summary.items() if k != "diff"} | {"ranges": ranges}

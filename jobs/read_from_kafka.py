@@ -79,9 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     spark = build_session(f"read_from_kafka[{args.topic}]")
     checkpoint = args.checkpoint.rstrip("/")
-    guard_checkpoint(
-        spark, checkpoint, {"job": "read_from_kafka", "topic": args.topic, "output_dir": args.output_dir}
-    )
+    guard_checkpoint(spark, checkpoint, {"job": "read_from_kafka", "topic": args.topic, "output_dir": args.output_dir})
     rows = to_sink_rows(kafka_stream(spark, args))
     queries = [
         with_trigger(

@@ -64,9 +64,7 @@ def split_lines(files: DataFrame) -> DataFrame:
         F.col("path").alias("file"),
         F.posexplode(F.split(F.decode(F.col("content"), "ISO-8859-1"), "\n", -1)).alias("pos", "latin1"),
     )
-    latin1 = F.when(F.col("pos") == 0, F.regexp_replace("latin1", "^\u00ef\u00bb\u00bf", "")).otherwise(
-        F.col("latin1")
-    )
+    latin1 = F.when(F.col("pos") == 0, F.regexp_replace("latin1", "^\u00ef\u00bb\u00bf", "")).otherwise(F.col("latin1"))
     latin1 = F.regexp_replace(latin1, r"\r\z", "")
     utf8 = F.encode(latin1, "ISO-8859-1").cast("string")
     return exploded.select(
@@ -167,9 +165,7 @@ def main(argv: list[str] | None = None) -> None:
                 F.countDistinct("file").alias("files"),
             ).first()
             to_valid_messages(rows).write.format("kafka").options(**kafka_options).option("topic", args.topic).save()
-            to_dead_letters(rows).write.format("kafka").options(**kafka_options).option(
-                "topic", args.dlq_topic
-            ).save()
+            to_dead_letters(rows).write.format("kafka").options(**kafka_options).option("topic", args.dlq_topic).save()
         finally:
             rows.unpersist()
         for key, value in (("rows_in", counts.rows_in), ("valid", counts.valid), ("dead_lettered", counts.dead)):

@@ -87,7 +87,9 @@ def consume_all(topic: str, timeout_s: float = 60.0) -> list[tuple[bytes | None,
     partition of ``topic`` from the beginning to the current end, as (key, value, partition, offset)."""
     from confluent_kafka import Consumer, TopicPartition
 
-    consumer = Consumer({"bootstrap.servers": BOOTSTRAP, "group.id": f"test-{uuid.uuid4().hex}", "enable.auto.commit": False})
+    consumer = Consumer(
+        {"bootstrap.servers": BOOTSTRAP, "group.id": f"test-{uuid.uuid4().hex}", "enable.auto.commit": False}
+    )
     try:
         meta = consumer.list_topics(topic, timeout=10).topics[topic]
         assert meta.error is None, f"topic {topic}: {meta.error}"
@@ -126,7 +128,14 @@ class DagRun:
         match = re.search(r"DagRun Finished: dag_id=([^,]+), .*?run_id=([^,]+),", self.output)
         assert match, f"no finished DAG run in the output:\n{self.tail()}"
         proc = subprocess.run(
-            [str(Path(sys.executable).parent / "airflow"), "tasks", "states-for-dag-run", *match.groups(), "-o", "json"],
+            [
+                str(Path(sys.executable).parent / "airflow"),
+                "tasks",
+                "states-for-dag-run",
+                *match.groups(),
+                "-o",
+                "json",
+            ],
             capture_output=True,
             text=True,
             timeout=120,
@@ -150,7 +159,9 @@ def run_dag(dag_id: str, conf: dict, timeout_s: float = 600) -> DagRun:
         timeout=timeout_s,
         cwd=ROOT,
     )
-    run = DagRun(subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout + proc.stderr), time.monotonic() - start)
+    run = DagRun(
+        subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout + proc.stderr), time.monotonic() - start
+    )
     log_dir = ROOT / ".airflow" / "test-runs"
     log_dir.mkdir(parents=True, exist_ok=True)
     (log_dir / f"{dag_id}-{int(time.time() * 1000)}.log").write_text(run.output)

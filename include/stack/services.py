@@ -24,10 +24,10 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
-from typing import Callable
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STACK_SRC = Path(__file__).resolve().parent
@@ -351,16 +351,19 @@ class Service:
                     f"{self.name} exited with code {proc.returncode} while starting. Last lines of {self.log}:\n"
                     f"{tail(self.log)}\n--- {self.out}:\n{tail(self.out, 10)}"
                 )
-            try:
-                if self.ready():
-                    return f"{self.name}: up (pid {proc.pid}, {self.ready_what})"
-            except Exception:  # noqa: BLE001 - not ready yet, whatever the reason
-                pass
+            if self._ready_now():
+                return f"{self.name}: up (pid {proc.pid}, {self.ready_what})"
             time.sleep(0.5)
         raise StackError(
             f"{self.name} did not become ready ({self.ready_what}) within {START_DEADLINE_S}s; "
             f"it is still running as pid {proc.pid}. Last lines of {self.log}:\n{tail(self.log)}"
         )
+
+    def _ready_now(self) -> bool:
+        try:
+            return bool(self.ready())
+        except Exception:  # noqa: BLE001 - not ready, whatever the reason (refused, timeout, bad answer)
+            return False
 
     def stop(self) -> str:
         pid = self.pid()
@@ -382,12 +385,7 @@ class Service:
 
     def status(self) -> dict:
         pid = self.pid()
-        ready = False
-        if pid:
-            try:
-                ready = bool(self.ready())
-            except Exception:  # noqa: BLE001
-                ready = False
+        ready = bool(pid) and self._ready_now()
         return {
             "service": self.name,
             "state": "up" if pid and ready else ("starting/unhealthy" if pid else "down"),
@@ -510,6 +508,7 @@ def _format_namenode() -> None:
 
 def services() -> list[Service]:
     """The stack, in start order."""
+
     def hadoop_props(log: str) -> dict[str, str]:
         return {"hadoop.log.file": str(logs_dir() / log), "hadoop.home.dir": str(stack_dir())}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -44,7 +45,7 @@ def test_dag_has_tags_doc_retries_and_described_params_with_defaults(dagbag, dag
 def test_write_dag_task_order(dagbag):
     dag = dagbag.dags["write_to_kafka"]
     order = ["create_topic", "ingest_players_csv", "record_offsets", "submit_write_job", "verify_messages"]
-    for upstream, downstream in zip(order, order[1:], strict=False):
+    for upstream, downstream in pairwise(order):
         assert downstream in dag.get_task(upstream).downstream_task_ids
 
 

@@ -29,7 +29,7 @@ def test_a_message_produced_is_consumed_from_the_broker(kafka_config, unique, cl
 def test_a_file_written_through_webhdfs_reads_back(hdfs, unique, cleanup_hdfs):
     path = f"/user/{hdfs_user()}/smoke-{unique}/f.txt"
     cleanup_hdfs(path.rsplit("/", 1)[0])
-    hdfs.write(path, data="Ann;12\n".encode(), overwrite=True)
+    hdfs.write(path, data=b"Ann;12\n", overwrite=True)
     with hdfs.read(path) as reader:
         assert reader.read() == b"Ann;12\n"
 
@@ -37,7 +37,7 @@ def test_a_file_written_through_webhdfs_reads_back(hdfs, unique, cleanup_hdfs):
 def test_spark_reads_a_file_from_hdfs_rpc(spark_with_kafka, hdfs, unique, cleanup_hdfs):
     directory = f"/user/{hdfs_user()}/smoke-{unique}"
     cleanup_hdfs(directory)
-    hdfs.write(f"{directory}/p.csv", data="Ann;12\nBo;40\n".encode(), overwrite=True)
+    hdfs.write(f"{directory}/p.csv", data=b"Ann;12\nBo;40\n", overwrite=True)
     rows = spark_with_kafka.read.csv(f"{HDFS_URI}{directory}/p.csv", sep=";", schema="name string, age int").collect()
     assert sorted((r.name, r.age) for r in rows) == [("Ann", 12), ("Bo", 40)]
 

@@ -114,7 +114,7 @@ def test_processing_time_mode_picks_up_a_file_that_lands_while_it_runs(target, h
             assert time.monotonic() < deadline, "the query's first batch was not committed within 120s"
             time.sleep(1)
         # a file landing while the query runs: written under a hidden name, then renamed into place
-        hdfs.write(f"{target['hdfs_dir']}/.late.csv._COPYING_", data="Late Comer;19\n".encode(), overwrite=True)
+        hdfs.write(f"{target['hdfs_dir']}/.late.csv._COPYING_", data=b"Late Comer;19\n", overwrite=True)
         hdfs.rename(f"{target['hdfs_dir']}/.late.csv._COPYING_", f"{target['hdfs_dir']}/late.csv")
         output, _ = proc.communicate(timeout=300)
     finally:

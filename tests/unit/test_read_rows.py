@@ -15,7 +15,7 @@ def test_key_and_value_become_strings_and_provenance_is_kept(spark):
     ts = dt.datetime(2026, 1, 2, 3, 4, 5)
     rows = spark.createDataFrame(
         [
-            (None, bytearray("New Kafka message".encode()), "t", 0, 12, ts),
+            (None, bytearray(b"New Kafka message"), "t", 0, 12, ts),
             (bytearray("Zoë".encode()), bytearray(b""), "t", 1, 3, ts),
             (bytearray(b"k\xff"), bytearray(b"\xfe"), "t", 0, 13, ts),
         ],

@@ -1,0 +1,82 @@
+"""read_from_kafka end to end with `airflow dags test`; the Parquet archive is read back independently
+(Spark's own Parquet reader, which honours the sink's commit log) and compared with what was produced."""
+
+from __future__ import annotations
+
+import pytest
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from include.run_plan import checkpoint_for
+from tests.conftest import HDFS_URI, hdfs_user, run_dag
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def target(unique, kafka_config, cleanup_topics, cleanup_hdfs):
+    topic = f"reads-{unique}"
+    output_dir = f"/user/{hdfs_user()}/it-{unique}/archive"
+    cleanup_topics(topic)
+    cleanup_hdfs(f"/user/{hdfs_user()}/it-{unique}")
+    cleanup_hdfs(checkpoint_for(hdfs_user(), "read_from_kafka", topic, output_dir))
+    admin = AdminClient(kafka_config)
+    admin.create_topics([NewTopic(topic, 2, 1)])[topic].result(timeout=30)
+    return {"topic": topic, "output_dir": output_dir}
+
+
+def produce(kafka_config, topic: str, records: list[tuple[bytes | None, bytes | None, int]]) -> None:
+    producer = Producer(kafka_config)
+    for key, value, partition in records:
+        producer.produce(topic, key=key, value=value, partition=partition)
+    assert producer.flush(30) == 0
+
+
+def archive(spark, output_dir: str) -> list[tuple]:
+    rows = spark.read.parquet(f"{HDFS_URI}{output_dir}").collect()
+    return sorted(((r.partition, r.offset, r.key, r.value) for r in rows), key=lambda t: (t[0], t[1]))
+
+
+TUTORIAL = ["New Kafka message", "Another message", "One more"]
+
+
+def test_every_message_lands_in_the_archive_once_and_reruns_add_only_new_ones(target, kafka_config, spark_with_kafka):
+    produce(
+        kafka_config,
+        target["topic"],
+        [(b"Zo\xc3\xab", "Grüße, 世界".encode(), 0), (None, b"", 1), (b"raw", b"bad \xff byte", 1)],
+    )
+    run = run_dag("read_from_kafka", {**target, "messages": TUTORIAL})
+    assert run.ok, run.tail()
+    rows = archive(spark_with_kafka, target["output_dir"])
+    assert next(r[2:] for r in rows if r[0] == 0) == ("Zoë", "Grüße, 世界")
+    assert sorted(r[2:] for r in rows if r[0] == 1 and r[2] == "raw") == [("raw", "bad \ufffd byte")]
+    assert sorted(r[3] for r in rows if r[2] is None) == sorted(["", *TUTORIAL])
+    assert len(rows) == 6
+    assert len({(r[0], r[1]) for r in rows}) == 6, "a (partition, offset) appears twice"
+    # the console sink printed them in the task log, as in the tutorial
+    for message in TUTORIAL:
+        assert message in run.output
+
+    again = run_dag("read_from_kafka", {**target, "messages": ["fourth", "fifth"]})
+    assert again.ok, again.tail()
+    rows2 = archive(spark_with_kafka, target["output_dir"])
+    assert len(rows2) == 8
+    assert sorted(set(rows2) - set(rows), key=lambda r: r[3]) == sorted(
+        [r for r in rows2 if r[3] in ("fourth", "fifth")], key=lambda r: r[3]
+    )
+    assert {r[3] for r in set(rows2) - set(rows)} == {"fourth", "fifth"}
+
+    idle = run_dag("read_from_kafka", {**target})
+    assert idle.ok, idle.tail()
+    assert archive(spark_with_kafka, target["output_dir"]) == rows2
+
+
+def test_latest_on_a_new_query_skips_what_was_there_before(target, kafka_config, spark_with_kafka):
+    produce(kafka_config, target["topic"], [(b"old", b"before the query", 0)])
+    run = run_dag("read_from_kafka", {**target, "starting_offsets": "latest"})
+    assert run.ok, run.tail()
+    produce(kafka_config, target["topic"], [(b"new", b"after the query started", 1)])
+    run = run_dag("read_from_kafka", {**target, "starting_offsets": "latest"})
+    assert run.ok, run.tail()
+    assert [r[2:] for r in archive(spark_with_kafka, target["output_dir"])] == [("new", "after the query started")]
