@@ -29,7 +29,7 @@ from airflow.sdk import Asset, Param, dag, task
 from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from include.run_plan import DEFAULT_BOOTSTRAP, DEFAULT_TOPIC, SPARK_CONF, topic_asset_uri
+from include.run_plan import DEFAULT_BOOTSTRAP, DEFAULT_TOPIC, SPARK_CONF, SPARK_JOB_TIMEOUT, topic_asset_uri
 
 
 def _plan(field: str) -> str:
@@ -49,7 +49,7 @@ def _plan(field: str) -> str:
     max_active_runs=1,
     tags=["kafka", "spark", "hdfs", "tutorial"],
     render_template_as_native_obj=True,
-    default_args={"retries": 1, "retry_delay": timedelta(seconds=30), "execution_timeout": timedelta(minutes=20)},
+    default_args={"retries": 1, "retry_delay": timedelta(seconds=15), "execution_timeout": timedelta(minutes=20)},
     params={
         "topic": Param(
             DEFAULT_TOPIC, type="string", pattern=r"^[A-Za-z0-9._-]{1,245}$", description="Kafka topic to read."
@@ -154,7 +154,7 @@ def read_from_kafka():
         conf=SPARK_CONF,
         env_vars={"HADOOP_USER_NAME": _plan("hdfs_user")},
         name="read_from_kafka",
-        execution_timeout=timedelta(minutes=30),
+        execution_timeout=SPARK_JOB_TIMEOUT,
     )
     topic >> branch >> [produce_messages, recorded]
     produce_messages >> recorded

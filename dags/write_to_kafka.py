@@ -28,7 +28,7 @@ from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOpe
 from airflow.sdk import AssetAlias, Param, dag, task
 from expected_messages import ExpectedMessagesSensor
 
-from include.run_plan import DEFAULT_PLAYERS_CSV, DEFAULT_TOPIC, SPARK_CONF
+from include.run_plan import DEFAULT_PLAYERS_CSV, DEFAULT_TOPIC, SPARK_CONF, SPARK_JOB_TIMEOUT
 
 TOPIC_WRITES = AssetAlias("kafka-topic-writes")
 
@@ -47,7 +47,7 @@ def _plan(field: str) -> str:
     max_active_runs=1,
     tags=["kafka", "spark", "hdfs", "tutorial"],
     render_template_as_native_obj=True,
-    default_args={"retries": 1, "retry_delay": timedelta(seconds=30), "execution_timeout": timedelta(minutes=20)},
+    default_args={"retries": 1, "retry_delay": timedelta(seconds=15), "execution_timeout": timedelta(minutes=20)},
     params={
         "source_csv": Param(
             str(DEFAULT_PLAYERS_CSV),
@@ -141,7 +141,7 @@ def write_to_kafka():
         conf=SPARK_CONF,
         env_vars={"HADOOP_USER_NAME": _plan("hdfs_user")},
         name="write_to_kafka",
-        execution_timeout=timedelta(minutes=30),
+        execution_timeout=SPARK_JOB_TIMEOUT,
     )
 
     verify_messages = ExpectedMessagesSensor(

@@ -9,11 +9,12 @@ Rules (for any file):
 - Bytes are UTF-8; a leading BOM is ignored; lines end with LF or CRLF (the CR is not part of the line).
 - Lines that are empty or only ASCII whitespace are skipped and not counted.
 - Line 1 is a header, and skipped, when it is ``name;age`` in any case, with optional spaces around fields.
-- Every other line must have exactly two ``;``-separated fields; name = field 1 trimmed, non-empty;
-  age = field 2 trimmed, ASCII digits only, 0..150. Valid rows become key = name, value = the age as a
-  decimal string without leading zeros (``"036"`` -> ``"36"``).
+- Every other line must have exactly two ``;``-separated fields; name = field 1 trimmed, non-empty,
+  at most 1024 characters; age = field 2 trimmed, ASCII digits only, 0..150. Valid rows become
+  key = name, value = the age as a decimal string without leading zeros (``"036"`` -> ``"36"``).
 - Everything else is dead-lettered with the first reason that applies, in this order:
-  ``invalid UTF-8``, ``expected 2 fields, got N``, ``empty name``, ``empty age``,
+  ``invalid UTF-8``, ``expected 2 fields, got N``, ``empty name``,
+  ``name too long: N characters (max 1024)``, ``empty age``,
   ``age is not an integer: '<age>'``, ``age out of range 0..150: '<age>'``.
 - "Trimmed" means ASCII whitespace (space, tab, CR, LF, VT, FF) removed at both ends.
 """
@@ -24,6 +25,8 @@ import re
 from dataclasses import dataclass
 
 MAX_AGE = 150
+# A Kafka key must fit in one message (~1 MiB by default): a longer "name" is bad input, not a player.
+MAX_NAME_CHARS = 1024
 # Dead letters carry the raw line; beyond this many characters it is cut and flagged, so that a hostile line
 # (1 MB, or NUL bytes that JSON escapes to 6 characters each) still fits in one Kafka message.
 MAX_RAW_CHARS = 65_536
@@ -60,6 +63,8 @@ def check_line(text: str) -> tuple[Player | None, str | None]:
     name, age = _trim(fields[0]), _trim(fields[1])
     if not name:
         return None, "empty name"
+    if len(name) > MAX_NAME_CHARS:
+        return None, f"name too long: {len(name)} characters (max {MAX_NAME_CHARS})"
     if not age:
         return None, "empty age"
     if not _DIGITS.match(age):

@@ -10,6 +10,7 @@ import hashlib
 import os
 import posixpath
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,11 @@ SPARK_CONF = {
     "spark.sql.streaming.stopGracefullyOnShutdown": "true",
     "spark.driver.extraJavaOptions": "-XX:+UseG1GC -XX:+ExitOnOutOfMemoryError",
 }
+
+
+# How long a Spark job may run before Airflow kills it (and, with it, its whole process tree). Deployment
+# configuration, like Airflow's own settings: read from the environment when the DAG file is parsed.
+SPARK_JOB_TIMEOUT = timedelta(minutes=float(os.environ.get("SPARK_JOB_TIMEOUT_MINUTES", "30")))
 
 
 def topic_asset_uri(bootstrap_servers: str, topic: str) -> str:

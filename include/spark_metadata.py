@@ -94,3 +94,19 @@ def kafka_initial_offsets(hdfs, checkpoint: str, topic: str) -> dict[int, int] |
     start = text.find("{")
     offsets = json.loads(text[start:]) if start >= 0 else {}
     return {int(p): int(o) for p, o in offsets.get(topic, {}).items()}
+
+
+def kafka_committed_offsets(hdfs, checkpoint: str, topic: str) -> dict[int, int] | None:
+    """{partition: next offset to read} after the last committed batch of a Kafka-source query; None if none."""
+    batch = last_committed_batch(hdfs, checkpoint)
+    if batch < 0:
+        return None
+    path = posixpath.join(hdfs_path(checkpoint), "offsets", str(batch))
+    for line in read_bytes(hdfs, path).decode("utf-8", errors="replace").splitlines()[1:]:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and topic in entry:
+            return {int(p): int(o) for p, o in entry[topic].items()}
+    return None

@@ -251,6 +251,45 @@ def verify_sink(
     return SinkReport(len(expected), missing, wrong, duplicated, len(sink))
 
 
+def offsets_gone(committed: dict[int, int] | None, marks: dict[int, tuple[int, int]]) -> list[str]:
+    """What a query that stopped at ``committed`` can no longer read, per partition, in words.
+
+    Offsets below the topic's low watermark were deleted (retention); a high watermark below the committed
+    offset means the topic was deleted and recreated.
+    """
+    gone = []
+    for partition, offset in sorted((committed or {}).items()):
+        if partition not in marks:
+            gone.append(f"partition {partition} no longer exists (the query had read up to offset {offset})")
+            continue
+        low, high = marks[partition]
+        if high < offset:
+            gone.append(
+                f"partition {partition}: the query had read up to offset {offset} but the topic now ends at {high} "
+                "(was it deleted and recreated?)"
+            )
+        elif low > offset:
+            gone.append(f"partition {partition}: offsets {offset}..{low - 1} ({low - offset} message(s)) were deleted")
+    return gone
+
+
+def record_read_offsets(config: dict[str, str], hdfs, plan: dict) -> dict:
+    """read_from_kafka's record_offsets: the topic's offsets before the job, and what the query lost."""
+    marks = kafka_topics.watermarks(config, plan["topic"])
+    committed = spark_metadata.kafka_committed_offsets(hdfs, plan["checkpoint"] + "/archive", plan["topic"])
+    gone = offsets_gone(committed, marks)
+    if gone:
+        text = f"messages of {plan['topic']} that the query had not read are gone: " + "; ".join(gone)
+        if plan["fail_on_data_loss"]:
+            raise VerificationFailed(text + ". Failing because fail_on_data_loss is set.")
+        log.warning("%s. Going on (fail_on_data_loss is false): the query continues from what exists.", text)
+    return {
+        "low": {str(p): low for p, (low, _) in marks.items()},
+        "end": {str(p): high for p, (_, high) in marks.items()},
+        "data_loss": gone,
+    }
+
+
 def sink_ranges(recorded: dict, started: dict[int, int]) -> dict[str, list[int]]:
     """Per partition, the offsets the archive must hold: from where the query started (or the earliest
     offset still in the topic, if later) up to the end recorded just before the job."""

@@ -8,7 +8,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
+import threading
 import time
 
 from pyspark.sql import SparkSession
@@ -45,7 +47,25 @@ def check_trigger_args(parser: argparse.ArgumentParser, args: argparse.Namespace
         parser.error(f"--run-seconds must be >= 0, got {args.run_seconds}")
 
 
+def exit_with_parent(poll_s: float = 1.0) -> None:
+    """End this Python driver when the JVM that launched it dies (kill -9, OOM, Airflow's on_kill).
+
+    spark-submit runs the driver JVM, which runs this script as its child; a killed JVM would otherwise leave
+    the script behind as an orphan that a retry could race with.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_s)
+            if os.getppid() != parent:
+                os._exit(3)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def build_session(app_name: str) -> SparkSession:
+    exit_with_parent()
     spark = SparkSession.builder.appName(app_name).getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     return spark
@@ -62,7 +82,10 @@ def run_queries(queries: list[StreamingQuery], args: argparse.Namespace) -> None
     then stop each query between micro-batches (never in the middle of one)."""
     if args.trigger == AVAILABLE_NOW:
         for query in queries:
-            query.awaitTermination()
+            try:
+                query.awaitTermination()
+            except Exception:  # noqa: BLE001 - reported below with the broker and checkpoint it concerns
+                break
     else:
         deadline = time.monotonic() + args.run_seconds
         while time.monotonic() < deadline and all(q.isActive for q in queries):
@@ -73,7 +96,10 @@ def run_queries(queries: list[StreamingQuery], args: argparse.Namespace) -> None
             query.stop()
     for query in queries:
         if query.exception() is not None:
-            raise SystemExit(f"streaming query {query.name} failed: {query.exception()}")
+            raise SystemExit(
+                f"streaming query {query.name} failed (Kafka broker(s) {args.bootstrap_servers}, "
+                f"checkpoint {args.checkpoint}): {query.exception()}"
+            )
         log.info("query %s finished; last progress: %s", query.name, _short_progress(query))
 
 

@@ -32,6 +32,7 @@ from spark_streaming import (
 log = logging.getLogger("jobs.write_to_kafka")
 
 MAX_AGE = 150
+MAX_NAME_CHARS = 1024  # as include/players.py: a Kafka key must fit in one message
 MAX_RAW_CHARS = 65_536  # as include/players.py: a dead letter's raw line is cut beyond this, and flagged
 WS = r"[\t\n\x0B\f\r ]"  # ASCII whitespace, as include/players.py trims
 BINARY_FILE_SCHEMA = "path STRING, modificationTime TIMESTAMP, length BIGINT, content BINARY"
@@ -44,9 +45,10 @@ PRODUCER_OPTIONS = {
     "kafka.batch.size": "262144",
     "kafka.compression.type": "lz4",
     "kafka.max.in.flight.requests.per.connection": "5",
-    "kafka.delivery.timeout.ms": "120000",
-    "kafka.request.timeout.ms": "30000",
-    "kafka.max.block.ms": "60000",
+    # a dead broker fails the batch within a minute instead of hanging
+    "kafka.delivery.timeout.ms": "60000",
+    "kafka.request.timeout.ms": "20000",
+    "kafka.max.block.ms": "30000",
 }
 
 
@@ -88,6 +90,14 @@ def classify(lines: DataFrame) -> DataFrame:
         F.when(~F.col("valid_utf8"), F.lit("invalid UTF-8"))
         .when(F.size(fields) != 2, F.concat(F.lit("expected 2 fields, got "), F.size(fields).cast("string")))
         .when(name == "", F.lit("empty name"))
+        .when(
+            F.length(name) > MAX_NAME_CHARS,
+            F.concat(
+                F.lit("name too long: "),
+                F.length(name).cast("string"),
+                F.lit(f" characters (max {MAX_NAME_CHARS})"),
+            ),
+        )
         .when(age == "", F.lit("empty age"))
         .when(~age.rlike("^[0-9]+$"), F.concat(F.lit("age is not an integer: '"), age, F.lit("'")))
         .when(

@@ -476,6 +476,15 @@ def webhdfs_ok() -> bool:
 
 
 def datanode_live_and_writable() -> bool:
+    """The DataNode itself says it is registered and heartbeating, and the NameNode is out of safe mode.
+
+    (The NameNode alone is not enough: after a kill -9 it lists the dead DataNode as live for minutes.)
+    """
+    url = f"http://localhost:{DATANODE_HTTP_PORT}/jmx?qry=Hadoop:service=DataNode,name=DataNodeInfo"
+    beans = _http_json(url)["beans"]
+    actors = json.loads(beans[0].get("BPServiceActorInfo") or "[]") if beans else []
+    if not any(a.get("ActorState") == "RUNNING" and a.get("LastHeartbeat") not in (None, "") for a in actors):
+        return False
     info = _namenode_info()
     live = json.loads(info.get("LiveNodes") or "{}")
     return any(key.endswith(f":{DATANODE_PORT}") for key in live) and info.get("Safemode", "x") == ""

@@ -33,6 +33,17 @@ PLAYERS = [
 ]
 
 
+def asset_events(uri: str) -> int:
+    """How many events Airflow recorded for the asset ``uri`` (from Airflow's own database)."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import func, select
+
+    with create_session() as session:
+        query = select(func.count()).select_from(AssetEvent).join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+        return session.scalar(query.where(AssetModel.uri == uri))
+
+
 def kv(topic: str) -> list[tuple[str | None, str | None]]:
     return sorted(
         (k.decode() if k is not None else None, v.decode() if v is not None else None)
@@ -56,6 +67,7 @@ def test_players_csv_arrives_whole_and_a_rerun_with_the_same_file_adds_nothing(t
     assert run.ok, run.tail()
     assert kv(target["topic"]) == sorted(PLAYERS)
     assert kv(f"{target['topic']}.dlq") == []
+    assert asset_events(f"kafka://localhost:9092/{target['topic']}") == 1  # what schedules read_from_kafka
 
     again = run_dag("write_to_kafka", {"source_csv": str(DEFAULT_PLAYERS_CSV), **target})
     assert again.ok, again.tail()

@@ -49,6 +49,7 @@ def test_header_text_after_line_one_is_a_bad_row():
         (b";12", "empty name"),
         (b"   ;12", "empty name"),
         (b"Ann;", "empty age"),
+        (b"y" * 1025 + b";3", "name too long: 1025 characters (max 1024)"),
         (b"Ann;abc", "age is not an integer: 'abc'"),
         (b"Ann;-3", "age is not an integer: '-3'"),
         (b"Ann;12.5", "age is not an integer: '12.5'"),

@@ -80,6 +80,7 @@ CORPUS = {
     "empty": b"",
     "only_header": b"name;age\n",
     "long_line": b"Z;" + b"9" * 70000 + b"\n",
+    "long_names": b"n" * 1024 + b";1\n" + "é".encode() * 1025 + b";2\n" + b"x" * 1_000_000 + b";5\n",
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from include.verification import MultisetDiff, sink_ranges
+from include.verification import MultisetDiff, offsets_gone, sink_ranges
 
 
 def test_exact_match_has_no_diff():
@@ -30,3 +30,20 @@ def test_a_row_nobody_expected_is_unexpected_not_a_duplicate():
 def test_sink_range_starts_where_the_query_started_but_not_before_what_the_topic_still_has():
     recorded = {"low": {"0": 5, "1": 0}, "end": {"0": 20, "1": 7}}
     assert sink_ranges(recorded, {0: 0, 1: 3}) == {"0": [5, 20], "1": [3, 7]}
+
+
+def test_offsets_deleted_by_retention_are_counted():
+    assert offsets_gone({0: 10, 1: 4}, {0: (25, 40), 1: (0, 9)}) == [
+        "partition 0: offsets 10..24 (15 message(s)) were deleted"
+    ]
+
+
+def test_a_recreated_topic_is_recognised():
+    gone = offsets_gone({0: 50}, {0: (0, 3)})
+    assert gone == [
+        "partition 0: the query had read up to offset 50 but the topic now ends at 3 (was it deleted and recreated?)"
+    ]
+
+
+def test_a_new_query_has_lost_nothing():
+    assert offsets_gone(None, {0: (5, 9)}) == []

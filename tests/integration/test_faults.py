@@ -1,0 +1,329 @@
+"""Faults on real processes: a real `kill -9`, a really stopped DataNode, a checkpoint really misused.
+Each ends in a clear error and loses nothing."""
+
+from __future__ import annotations
+
+import ast
+import calendar
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+
+from include.run_plan import DEFAULT_PLAYERS_CSV, JOBS_DIR, checkpoint_for, spark_kafka_jars
+from include.stack import services
+from tests.conftest import HDFS_URI, ROOT, consume_all, hdfs_user, run_dag
+
+pytestmark = pytest.mark.integration
+
+
+def high_watermark(topic: str) -> int:
+    consumer = Consumer({"bootstrap.servers": "localhost:9092", "group.id": "fault-probe"})
+    try:
+        return consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=5)[1]
+    except Exception:  # noqa: BLE001 - the topic may not exist yet
+        return 0
+    finally:
+        consumer.close()
+
+
+def spark_submit_jvms(marker: str) -> list[psutil.Process]:
+    out = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = " ".join(proc.info["cmdline"] or [])
+        if "org.apache.spark.deploy.SparkSubmit" in cmd and marker in cmd:
+            out.append(proc)
+    return out
+
+
+@pytest.fixture
+def target(unique, cleanup_topics, cleanup_hdfs):
+    topic = f"faults-{unique}"
+    hdfs_dir = f"/user/{hdfs_user()}/it-{unique}/landing"
+    for t in (topic, f"{topic}.dlq"):
+        cleanup_topics(t)
+    cleanup_hdfs(f"/user/{hdfs_user()}/it-{unique}")
+    cleanup_hdfs(checkpoint_for(hdfs_user(), "write_to_kafka", topic, hdfs_dir))
+    return {"topic": topic, "hdfs_dir": hdfs_dir}
+
+
+def listing(hdfs, directory: str) -> list[str]:
+    return hdfs.list(directory) if hdfs.status(directory, strict=False) else []
+
+
+def big_csv(path: Path, rows: int) -> list[tuple[str, str]]:
+    players = [(f"Player {i:07d} Ñandú", str(i % 151)) for i in range(rows)]
+    path.write_text("".join(f"{n};{a}\n" for n, a in players) + "bad;row;here\n")
+    return players
+
+
+def test_write_job_killed_mid_write_recovers_on_retry_with_nothing_lost(target, tmp_path):
+    rows = 300_000
+    players = big_csv(tmp_path / "big.csv", rows)
+    conf = {"source_csv": str(tmp_path / "big.csv"), **target}
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "airflow"), "dags", "test", "write_to_kafka", "--conf", json.dumps(conf)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+    )
+    killed_at = None
+    try:
+        deadline = time.monotonic() + 240
+        while killed_at is None:
+            assert proc.poll() is None, "the run ended before the job could be killed"
+            assert time.monotonic() < deadline, "the write job never started writing"
+            jvms = spark_submit_jvms(target["topic"])
+            if jvms and high_watermark(target["topic"]) > 0:
+                killed_at = high_watermark(target["topic"])
+                for jvm in jvms:
+                    os.kill(jvm.pid, signal.SIGKILL)
+            time.sleep(0.05)
+        output, _ = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "Error code is: -9" in output or "Error code is: 137" in output, output[-5000:]
+    assert proc.returncode == 0, output[-8000:]
+    arrived = [(k.decode(), v.decode()) for k, v, _, _ in consume_all(target["topic"], timeout_s=180)]
+    assert set(arrived) == set(players), "a valid row was lost or an unexpected one arrived"
+    duplicates = len(arrived) - rows
+    verified = ast.literal_eval(output.split("verification: ", 1)[1].split(" [", 1)[0])
+    assert verified["missing"] == 0
+    assert verified["duplicates"] == duplicates
+    print(f"killed after {killed_at} of {rows} messages; {duplicates} duplicates reported")
+
+
+def test_datanode_dying_during_ingestion_leaves_nothing_visible_and_a_rerun_succeeds(target, hdfs, tmp_path):
+    source = tmp_path / "large.csv"
+    source.write_bytes(b"Someone;30\n" * 16_000_000)  # ~176 MB: the upload takes a while
+    conf = {"source_csv": str(source), **target}
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "airflow"), "dags", "test", "write_to_kafka", "--conf", json.dumps(conf)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+    )
+    datanode = next(s for s in services.services() if s.name == "datanode")
+    try:
+        deadline = time.monotonic() + 120
+        while not any(n.endswith("._COPYING_") for n in listing(hdfs, target["hdfs_dir"])):
+            assert time.monotonic() < deadline and proc.poll() is None, "the upload never started"
+            time.sleep(0.05)
+        os.kill(datanode.pid(), signal.SIGKILL)
+        output, _ = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        services.up(["datanode"])
+    assert proc.returncode != 0
+    assert "ingest_players_csv" in output
+    assert "Spark-Submit cmd" not in output
+    visible = [n for n in listing(hdfs, target["hdfs_dir"]) if not n.startswith(".")]
+    assert visible == [], f"a partial file is visible in {target['hdfs_dir']}: {visible}"
+
+    small = tmp_path / "small.csv"
+    small.write_text("Ann;12\nBo;40\n")
+    run = run_dag("write_to_kafka", {**conf, "source_csv": str(small)})
+    assert run.ok, run.tail()
+    assert sorted((k, v) for k, v, _, _ in consume_all(target["topic"])) == [(b"Ann", b"12"), (b"Bo", b"40")]
+
+
+def test_a_checkpoint_reused_for_another_topic_is_refused_with_an_explanation(target, tmp_path):
+    run = run_dag("write_to_kafka", {"source_csv": str(DEFAULT_PLAYERS_CSV), **target})
+    assert run.ok, run.tail()
+    checkpoint = checkpoint_for(hdfs_user(), "write_to_kafka", target["topic"], target["hdfs_dir"])
+    proc = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "spark-submit"),
+            "--master",
+            "local[1]",
+            "--jars",
+            spark_kafka_jars(),
+            "--py-files",
+            str(JOBS_DIR / "spark_streaming.py"),
+            str(JOBS_DIR / "write_to_kafka.py"),
+            "--source-dir",
+            f"{HDFS_URI}{target['hdfs_dir']}",
+            "--topic",
+            f"{target['topic']}-other",
+            "--bootstrap-servers",
+            "localhost:9092",
+            "--checkpoint",
+            f"{HDFS_URI}{checkpoint}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert proc.returncode != 0
+    assert f"checkpoint {HDFS_URI}{checkpoint} belongs to another query" in proc.stderr + proc.stdout
+    assert "delete that directory" in proc.stderr + proc.stdout
+
+
+def _log_time(output: str, marker: str) -> float | None:
+    """The timestamp (epoch seconds) of the first log line containing ``marker``."""
+    for line in output.splitlines():
+        if marker in line and line[:4].isdigit():
+            stamp = line.split(" ", 1)[0].split(".")[0]
+            return calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%S"))
+    return None
+
+
+def test_broker_stopped_mid_write_fails_fast_naming_it_and_a_rerun_loses_nothing(target, tmp_path):
+    rows = 300_000
+    players = big_csv(tmp_path / "big.csv", rows)
+    conf = {"source_csv": str(tmp_path / "big.csv"), **target}
+    kafka = next(s for s in services.services() if s.name == "kafka")
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "airflow"), "dags", "test", "write_to_kafka", "--conf", json.dumps(conf)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while not (spark_submit_jvms(target["topic"]) and high_watermark(target["topic"]) > 0):
+            assert proc.poll() is None and time.monotonic() < deadline, "the write job never started writing"
+            time.sleep(0.05)
+        os.kill(kafka.pid(), signal.SIGKILL)
+        stopped_at = time.time()
+        output, _ = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        services.up(["kafka"])
+    assert proc.returncode != 0
+    assert "Kafka broker(s) localhost:9092" in output, output[-5000:]
+    failed_at = _log_time(output, "new_state=up_for_retry")
+    assert failed_at is not None and failed_at - stopped_at < 120, (failed_at, stopped_at)
+
+    run = run_dag("write_to_kafka", conf)
+    assert run.ok, run.tail()
+    arrived = {(k.decode(), v.decode()) for k, v, _, _ in consume_all(target["topic"], timeout_s=180)}
+    assert arrived == set(players)
+
+
+def _start_dag(dag_id: str, conf: dict, env: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen(
+        [str(Path(sys.executable).parent / "airflow"), "dags", "test", dag_id, "--conf", json.dumps(conf)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_hostile_rows_go_to_the_dead_letter_topic_and_the_job_survives(target, tmp_path):
+    good = [("Ann", "12"), ("Bo", "40")]
+    source = tmp_path / "hostile.csv"
+    with source.open("wb") as out:
+        out.write(b"Ann;12\n")
+        out.write(b"x" * 1_000_000 + b";5\n")  # a 1 MB "name": too long for a Kafka key
+        out.write(b"y" * 1_000_000 + b"\n")  # a 1 MB line
+        out.write(b"\x00" * 1000 + b"\n")  # a line of NUL bytes
+        out.writelines(f"bad row {i}\n".encode() for i in range(100_000))  # 100k bad rows in a row
+        out.write(b"Bo;40\n")
+    proc = _start_dag("write_to_kafka", {"source_csv": str(source), **target})
+    peak = 0
+    while proc.poll() is None:
+        for jvm in spark_submit_jvms(target["topic"]):
+            try:
+                peak = max(peak, jvm.memory_info().rss)
+            except psutil.NoSuchProcess:
+                pass
+        time.sleep(0.2)
+    output = proc.stdout.read()
+    assert proc.returncode == 0, output[-8000:]
+    assert sorted((k.decode(), v.decode()) for k, v, _, _ in consume_all(target["topic"])) == good
+    letters = [json.loads(v) for _, v, _, _ in consume_all(f"{target['topic']}.dlq", timeout_s=120)]
+    assert len(letters) == 100_003
+    by_line = {d["line"]: d for d in letters}
+    assert by_line[2]["reason"] == "name too long: 1000000 characters (max 1024)"
+    assert by_line[2]["truncated"] is True and len(by_line[2]["raw"]) == 65_536
+    assert by_line[3]["reason"] == "expected 2 fields, got 1" and by_line[3]["truncated"] is True
+    assert (by_line[4]["raw"], by_line[4]["reason"], by_line[4]["truncated"]) == (
+        "\x00" * 1000,
+        "expected 2 fields, got 1",
+        False,
+    )
+    assert by_line[100_004]["raw"] == "bad row 99999"
+    assert "rows in=100005 valid=2 dead-lettered=100003" in output
+    assert 0 < peak < 2 * 1024**3, f"driver JVM peaked at {peak / 1024**2:.0f} MB"
+
+
+def test_read_job_killed_mid_stream_recovers_and_the_archive_holds_each_message_once(
+    unique, kafka_config, cleanup_topics, cleanup_hdfs, hdfs, spark_with_kafka
+):
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    topic, output_dir = f"faults-read-{unique}", f"/user/{hdfs_user()}/it-{unique}/archive"
+    cleanup_topics(topic)
+    cleanup_hdfs(f"/user/{hdfs_user()}/it-{unique}")
+    checkpoint = checkpoint_for(hdfs_user(), "read_from_kafka", topic, output_dir)
+    cleanup_hdfs(checkpoint)
+    admin = AdminClient(kafka_config)
+    admin.create_topics([NewTopic(topic, 2, 1)])[topic].result(timeout=30)
+    producer = Producer({**kafka_config, "linger.ms": 50})
+    total = 300_000
+    for i in range(total):
+        producer.produce(topic, key=f"k{i}".encode(), value=f"message {i}".encode(), partition=i % 2)
+        if i % 50_000 == 0:
+            producer.poll(0)
+    assert producer.flush(60) == 0
+
+    proc = _start_dag("read_from_kafka", {"topic": topic, "output_dir": output_dir})
+    try:
+        deadline = time.monotonic() + 240
+        while hdfs.status(f"{checkpoint}/archive/offsets/0", strict=False) is None:
+            assert proc.poll() is None and time.monotonic() < deadline, "the read job never planned a batch"
+            time.sleep(0.05)
+        for jvm in spark_submit_jvms(topic):
+            os.kill(jvm.pid, signal.SIGKILL)
+        output, _ = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "Error code is: -9" in output or "Error code is: 137" in output, output[-5000:]
+    assert proc.returncode == 0, output[-8000:]
+    rows = spark_with_kafka.read.parquet(f"{HDFS_URI}{output_dir}")
+    assert rows.count() == total
+    assert rows.select("partition", "offset").distinct().count() == total
+
+
+def test_a_hanging_job_is_killed_by_the_task_timeout_and_leaves_no_spark_process(target):
+    conf = {
+        "source_csv": str(DEFAULT_PLAYERS_CSV),
+        **target,
+        "trigger": "processingTime",
+        "interval_seconds": 5,
+        "run_seconds": 3600,  # hangs, as far as Airflow can tell
+    }
+    proc = _start_dag("write_to_kafka", conf, env={"SPARK_JOB_TIMEOUT_MINUTES": "1"})
+    seen: set[int] = set()
+    while proc.poll() is None:
+        seen |= {p.pid for p in spark_submit_jvms(target["topic"])}
+        time.sleep(0.5)
+    output = proc.stdout.read()
+    assert proc.returncode != 0
+    assert "AirflowTaskTimeout" in output or "Timeout" in output, output[-5000:]
+    assert seen, "the Spark job never started"
+    time.sleep(5)
+    leftovers = [
+        " ".join(p.info["cmdline"] or [])[:200]
+        for p in psutil.process_iter(["cmdline"])
+        if target["topic"] in " ".join(p.info["cmdline"] or [])
+    ]
+    assert leftovers == [], f"processes left behind: {leftovers}"
