@@ -8,10 +8,11 @@ console can't give: everything read is kept, exactly once, and checked.
 2. **create_topic**: the topic exists afterwards (created with 1 partition if missing; idempotent).
 3. **produce_messages**: the `messages` param, one Kafka message each with a null key, as the tutorial's
    console producer sent them. Skipped when the list is empty (scheduled runs only consume).
-4. **record_offsets**: the topic's offsets just before the job.
+4. **record_offsets**: the topic's id and offsets just before the job; messages the query can no longer
+   read (retention, topic recreated) are reported here, and fail the run with `fail_on_data_loss`.
 5. **submit_read_job**: `jobs/read_from_kafka.py`: the topic to the console (see this task's log) and to
-   Parquet under `output_dir` (key, value, topic, partition, offset, timestamp). Each run continues where the
-   last one stopped; `starting_offsets` applies only to a new checkpoint.
+   Parquet under `output_dir` (key, value, topic, partition, offset, timestamp, topic_id). Each run continues
+   where the last one stopped; `starting_offsets` applies only to a new checkpoint.
 6. **verify_sink**: every message up to the recorded offsets (from where the query started) is in the
    archive exactly once, with its key and value, keyed by (partition, offset).
 
@@ -110,16 +111,13 @@ def read_from_kafka():
 
     @task(trigger_rule="none_failed")
     def record_offsets(plan: dict) -> dict:
-        from include import kafka_topics
-        from include.connections import kafka_settings
+        from include import hdfs_files, kafka_topics, verification
+        from include.connections import hdfs_settings, kafka_settings
 
         config = kafka_settings().config
         kafka_topics.check_broker(config)
-        marks = kafka_topics.watermarks(config, plan["topic"])
-        return {
-            "low": {str(p): low for p, (low, _) in marks.items()},
-            "end": {str(p): h for p, (_, h) in marks.items()},
-        }
+        kafka_topics.require_topic(config, plan["topic"])
+        return verification.record_read_offsets(config, hdfs_files.client(hdfs_settings()), plan)
 
     @task(retries=0)
     def verify_sink(plan: dict, recorded: dict) -> dict:
@@ -150,7 +148,7 @@ def read_from_kafka():
         application=_plan("application"),
         py_files=_plan("py_files"),
         jars=_plan("jars"),
-        application_args=_plan("job_args"),
+        application_args="{{ ti.xcom_pull(task_ids='record_offsets')['job_args'] }}",
         conf=SPARK_CONF,
         env_vars={"HADOOP_USER_NAME": _plan("hdfs_user")},
         name="read_from_kafka",

@@ -192,6 +192,16 @@ def require_topic(config: dict[str, str], topic: str, timeout: float = DEFAULT_T
     return state[0]
 
 
+def topic_id(config: dict[str, str], topic: str, timeout: float = DEFAULT_TIMEOUT_S) -> str:
+    """Kafka's id of this incarnation of ``topic``: it changes when the topic is deleted and recreated."""
+    from confluent_kafka import TopicCollection
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient(_quiet(config))
+    description = admin.describe_topics(TopicCollection([topic]), request_timeout=timeout)[topic].result(timeout)
+    return str(description.topic_id)
+
+
 def watermarks(config: dict[str, str], topic: str, timeout: float = DEFAULT_TIMEOUT_S) -> dict[int, tuple[int, int]]:
     """{partition: (low, high)} offsets of ``topic`` right now."""
     from confluent_kafka import Consumer, TopicPartition

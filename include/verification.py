@@ -210,14 +210,15 @@ class SinkReport:
         }
 
 
-def read_sink(hdfs, output_dir: str, topic: str) -> list[dict]:
-    """Rows of the committed Parquet files of the sink for ``topic`` (pyarrow, not Spark)."""
+def read_sink(hdfs, output_dir: str, topic: str, topic_id: str | None = None) -> list[dict]:
+    """Rows of the committed Parquet files of the sink for ``topic`` (and, if given, that incarnation of it),
+    read with pyarrow, not Spark."""
     import pyarrow.parquet as pq
 
     rows: list[dict] = []
     for path in spark_metadata.sink_files(hdfs, output_dir):
         table = pq.read_table(io.BytesIO(read_bytes(hdfs, path)))
-        rows += [r for r in table.to_pylist() if r.get("topic") == topic]
+        rows += [r for r in table.to_pylist() if r.get("topic") == topic and topic_id in (None, r.get("topic_id"))]
     return rows
 
 
@@ -228,6 +229,7 @@ def verify_sink(
     output_dir: str,
     ranges: dict[str, list[int]],
     timeout_s: float,
+    topic_id: str | None = None,
 ) -> SinkReport:
     """Every message with ranges[p][0] <= offset < ranges[p][1] is in the sink exactly once, with its key and
     value; and no (partition, offset) appears twice anywhere in the sink."""
@@ -238,7 +240,7 @@ def verify_sink(
         (r.partition, r.offset): (_decode(r.key), _decode(r.value))
         for r in kafka_topics.read_range(config, topic, start, end, timeout_s)
     }
-    sink = read_sink(hdfs, output_dir, topic)
+    sink = read_sink(hdfs, output_dir, topic, topic_id)
     seen = Counter((int(r["partition"]), int(r["offset"])) for r in sink)
     by_id = {(int(r["partition"]), int(r["offset"])): (r["key"], r["value"]) for r in sink}
     missing, wrong = [], []
@@ -273,34 +275,84 @@ def offsets_gone(committed: dict[int, int] | None, marks: dict[int, tuple[int, i
     return gone
 
 
+INCARNATION_FILE = "_topic_incarnation.json"
+
+
+def _incarnation_path(checkpoint: str) -> str:
+    return f"{spark_metadata.hdfs_path(checkpoint).rstrip('/')}/{INCARNATION_FILE}"
+
+
+def read_incarnation(hdfs, checkpoint: str) -> dict | None:
+    """{"topic_id", "floor": {partition: first offset the archive owes}} of the topic the query last read."""
+    path = _incarnation_path(checkpoint)
+    if hdfs.status(path, strict=False) is None:
+        return None
+    return json.loads(read_bytes(hdfs, path))
+
+
 def record_read_offsets(config: dict[str, str], hdfs, plan: dict) -> dict:
-    """read_from_kafka's record_offsets: the topic's offsets before the job, and what the query lost."""
-    marks = kafka_topics.watermarks(config, plan["topic"])
-    committed = spark_metadata.kafka_committed_offsets(hdfs, plan["checkpoint"] + "/archive", plan["topic"])
-    gone = offsets_gone(committed, marks)
+    """read_from_kafka's record_offsets: the topic's id and offsets before the job, and what the query lost.
+
+    Losses: offsets deleted by retention before the query read them, and a topic deleted and recreated (its
+    id changed: the query resumes in the new topic where Spark can, and what it skips there is lost). With
+    ``fail_on_data_loss`` either fails here, before Spark starts; otherwise it is logged with its count and
+    the verification starts after it (the floor, kept next to the checkpoint).
+    """
+    topic = plan["topic"]
+    marks = kafka_topics.watermarks(config, topic)
+    current_id = kafka_topics.topic_id(config, topic)
+    committed = spark_metadata.kafka_committed_offsets(hdfs, plan["checkpoint"] + "/archive", topic)
+    known = read_incarnation(hdfs, plan["checkpoint"])
+    floor = {int(p): int(o) for p, o in (known or {}).get("floor", {}).items()}
+    if known and known["topic_id"] != current_id:
+        resume = {p: min((committed or {}).get(p, 0), high) for p, (_, high) in marks.items()}
+        gone = [
+            f"topic {topic} was deleted and recreated (id {known['topic_id']} -> {current_id}); in the new topic, "
+            + ", ".join(f"partition {p} offsets 0..{o - 1}" for p, o in sorted(resume.items()) if o > 0)
+            + " will not be read by this query"
+            if any(resume.values())
+            else f"topic {topic} was deleted and recreated (id {known['topic_id']} -> {current_id})"
+        ]
+        floor = resume
+    else:
+        gone = offsets_gone(committed, marks)
     if gone:
-        text = f"messages of {plan['topic']} that the query had not read are gone: " + "; ".join(gone)
+        text = f"messages of {topic} that the query had not read are gone: " + "; ".join(gone)
         if plan["fail_on_data_loss"]:
             raise VerificationFailed(text + ". Failing because fail_on_data_loss is set.")
         log.warning("%s. Going on (fail_on_data_loss is false): the query continues from what exists.", text)
+    hdfs.write(
+        _incarnation_path(plan["checkpoint"]),
+        data=json.dumps({"topic_id": current_id, "floor": {str(p): o for p, o in floor.items()}}).encode(),
+        overwrite=True,
+    )
     return {
+        "topic_id": current_id,
+        # the job's arguments: the plan's, and the topic id it tags every archived row with
+        "job_args": [*plan["job_args"], "--topic-id", current_id],
         "low": {str(p): low for p, (low, _) in marks.items()},
         "end": {str(p): high for p, (_, high) in marks.items()},
+        "floor": {str(p): o for p, o in floor.items()},
         "data_loss": gone,
     }
 
 
 def sink_ranges(recorded: dict, started: dict[int, int]) -> dict[str, list[int]]:
-    """Per partition, the offsets the archive must hold: from where the query started (or the earliest
-    offset still in the topic, if later) up to the end recorded just before the job."""
-    return {p: [max(int(recorded["low"][p]), started.get(int(p), 0)), int(end)] for p, end in recorded["end"].items()}
+    """Per partition, the offsets the archive must hold: from where the query started (or, if later, the
+    earliest offset still in the topic, or the floor left by an accepted data loss) up to the end recorded
+    just before the job."""
+    floor = recorded.get("floor", {})
+    return {
+        p: [max(int(recorded["low"][p]), started.get(int(p), 0), int(floor.get(p, 0))), int(end)]
+        for p, end in recorded["end"].items()
+    }
 
 
 def verify_read(config: dict[str, str], hdfs, plan: dict, recorded: dict, timeout_s: float = 120) -> dict:
     """read_from_kafka's check; raises VerificationFailed with the diff, returns the counts."""
     started = spark_metadata.kafka_initial_offsets(hdfs, plan["checkpoint"] + "/archive", plan["topic"]) or {}
     ranges = sink_ranges(recorded, started)
-    report = verify_sink(config, hdfs, plan["topic"], plan["output_dir"], ranges, timeout_s)
+    report = verify_sink(config, hdfs, plan["topic"], plan["output_dir"], ranges, timeout_s, recorded["topic_id"])
     summary = report.summary()
     if not report.ok:
         raise VerificationFailed(

@@ -30,11 +30,15 @@ from spark_streaming import (
 
 log = logging.getLogger("jobs.read_from_kafka")
 
-SINK_COLUMNS = ("key", "value", "topic", "partition", "offset", "timestamp")
+SINK_COLUMNS = ("key", "value", "topic", "partition", "offset", "timestamp", "topic_id")
 
 
-def to_sink_rows(kafka_rows: DataFrame) -> DataFrame:
-    """Kafka source rows -> archive rows: key and value as (valid) strings, plus where each record came from."""
+def to_sink_rows(kafka_rows: DataFrame, topic_id: str = "") -> DataFrame:
+    """Kafka source rows -> archive rows: key and value as (valid) strings, plus where each record came from.
+
+    ``topic_id`` (Kafka's id of the topic's current incarnation) tells apart records of a topic that was
+    deleted and recreated, whose (partition, offset) pairs start again from 0.
+    """
     return kafka_rows.select(
         F.make_valid_utf8(F.col("key").cast("string")).alias("key"),
         F.make_valid_utf8(F.col("value").cast("string")).alias("value"),
@@ -42,6 +46,7 @@ def to_sink_rows(kafka_rows: DataFrame) -> DataFrame:
         F.col("partition"),
         F.col("offset"),
         F.col("timestamp"),
+        F.lit(topic_id).alias("topic_id"),
     )
 
 
@@ -50,6 +55,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--topic", required=True)
     parser.add_argument("--bootstrap-servers", required=True)
     parser.add_argument("--output-dir", required=True, help="Parquet archive directory (hdfs://...)")
+    parser.add_argument("--topic-id", default="", help="Kafka's id of the topic, recorded with every row")
     parser.add_argument("--starting-offsets", choices=["earliest", "latest"], default="earliest")
     parser.add_argument("--fail-on-data-loss", choices=["true", "false"], default="false")
     parser.add_argument("--max-offsets-per-trigger", type=int, default=0, help="0 = no limit")
@@ -80,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
     spark = build_session(f"read_from_kafka[{args.topic}]")
     checkpoint = args.checkpoint.rstrip("/")
     guard_checkpoint(spark, checkpoint, {"job": "read_from_kafka", "topic": args.topic, "output_dir": args.output_dir})
-    rows = to_sink_rows(kafka_stream(spark, args))
+    rows = to_sink_rows(kafka_stream(spark, args), args.topic_id)
     queries = [
         with_trigger(
             rows.writeStream.queryName(f"archive:{args.topic}")

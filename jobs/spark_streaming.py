@@ -10,7 +10,6 @@ import json
 import logging
 import os
 import sys
-import threading
 import time
 
 from pyspark.sql import SparkSession
@@ -47,21 +46,23 @@ def check_trigger_args(parser: argparse.ArgumentParser, args: argparse.Namespace
         parser.error(f"--run-seconds must be >= 0, got {args.run_seconds}")
 
 
-def exit_with_parent(poll_s: float = 1.0) -> None:
-    """End this Python driver when the JVM that launched it dies (kill -9, OOM, Airflow's on_kill).
+def exit_with_parent() -> None:
+    """Have the kernel kill this Python driver when the JVM that launched it dies (kill -9, OOM, Airflow's
+    on_kill), so that no orphan driver outlives its job and races with a retry.
 
-    spark-submit runs the driver JVM, which runs this script as its child; a killed JVM would otherwise leave
-    the script behind as an orphan that a retry could race with.
+    spark-submit runs the driver JVM, which runs this script as its child. A watchdog thread can't do this
+    job: once the JVM is gone, the interpreter may hang in shutdown, where threads no longer run.
     """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
     parent = os.getppid()
-
-    def watch() -> None:
-        while True:
-            time.sleep(poll_s)
-            if os.getppid() != parent:
-                os._exit(3)
-
-    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the call above took effect
+        os._exit(3)
 
 
 def build_session(app_name: str) -> SparkSession:

@@ -83,8 +83,9 @@ def classify(lines: DataFrame) -> DataFrame:
     blank = F.col("valid_utf8") & text.rlike(f"^{WS}*$")
     header = (F.col("line") == 1) & text.rlike(f"(?i)^{WS}*name{WS}*;{WS}*age{WS}*$")
     fields = F.split(text, ";", -1)
-    name = _trim(fields.getItem(0))
-    age = _trim(fields.getItem(1))
+    # get() gives NULL past the end of the array (getItem raises under ANSI mode, Spark 4's default)
+    name = _trim(F.get(fields, 0))
+    age = _trim(F.get(fields, 1))
     digits = F.regexp_replace(age, "^0+(?=[0-9])", "")
     reason = (
         F.when(~F.col("valid_utf8"), F.lit("invalid UTF-8"))
@@ -101,7 +102,7 @@ def classify(lines: DataFrame) -> DataFrame:
         .when(age == "", F.lit("empty age"))
         .when(~age.rlike("^[0-9]+$"), F.concat(F.lit("age is not an integer: '"), age, F.lit("'")))
         .when(
-            (F.length(digits) > 3) | (digits.cast("int") > MAX_AGE),
+            (F.length(digits) > 3) | (digits.try_cast("int") > MAX_AGE),
             F.concat(F.lit(f"age out of range 0..{MAX_AGE}: '"), age, F.lit("'")),
         )
     )

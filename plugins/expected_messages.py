@@ -10,6 +10,7 @@ The comparison itself lives in include/verification.py; this file is only the Ai
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -134,7 +135,7 @@ class ExpectedMessagesSensor(BaseSensorOperator):
         if event.get("status") != "done":
             raise RuntimeError(f"verification could not run: {event.get('error')}")
         counts = {k: v for k, v in event.items() if k not in ("diff", "status")}
-        self.log.info("verification: %s", counts)
+        self.log.info("verification: %s", json.dumps(counts, sort_keys=True))
         for line in event.get("diff", []):
             self.log.info("%s", line)
         if not event["complete"]:

@@ -166,3 +166,40 @@ def run_dag(dag_id: str, conf: dict, timeout_s: float = 600) -> DagRun:
     log_dir.mkdir(parents=True, exist_ok=True)
     (log_dir / f"{dag_id}-{int(time.time() * 1000)}.log").write_text(run.output)
     return run
+
+
+class BackgroundDagRun:
+    """`airflow dags test` started in the background. Its output goes to a file, not a pipe: a pipe nobody
+    reads fills up and blocks the run."""
+
+    def __init__(self, dag_id: str, conf: dict, env: dict | None = None) -> None:
+        log_dir = ROOT / ".airflow" / "test-runs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.log = log_dir / f"{dag_id}-{int(time.time() * 1000)}-bg.log"
+        with self.log.open("w") as out:
+            self.proc = subprocess.Popen(
+                [str(Path(sys.executable).parent / "airflow"), "dags", "test", dag_id, "--conf", json.dumps(conf)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                env={**os.environ, **(env or {})},
+            )
+
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def wait(self, timeout_s: float = 600) -> DagRun:
+        start = time.monotonic()
+        try:
+            self.proc.wait(timeout=timeout_s)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+        output = self.log.read_text(errors="replace")
+        return DagRun(
+            subprocess.CompletedProcess(self.proc.args, self.proc.returncode, output), time.monotonic() - start
+        )
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()

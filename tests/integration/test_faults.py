@@ -3,7 +3,6 @@ Each ends in a clear error and loses nothing."""
 
 from __future__ import annotations
 
-import ast
 import calendar
 import json
 import os
@@ -19,7 +18,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from include.run_plan import DEFAULT_PLAYERS_CSV, JOBS_DIR, checkpoint_for, spark_kafka_jars
 from include.stack import services
-from tests.conftest import HDFS_URI, ROOT, consume_all, hdfs_user, run_dag
+from tests.conftest import HDFS_URI, BackgroundDagRun, consume_all, hdfs_user, run_dag
 
 pytestmark = pytest.mark.integration
 
@@ -68,18 +67,12 @@ def test_write_job_killed_mid_write_recovers_on_retry_with_nothing_lost(target, 
     rows = 300_000
     players = big_csv(tmp_path / "big.csv", rows)
     conf = {"source_csv": str(tmp_path / "big.csv"), **target}
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "airflow"), "dags", "test", "write_to_kafka", "--conf", json.dumps(conf)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=ROOT,
-    )
+    bg = BackgroundDagRun("write_to_kafka", conf)
     killed_at = None
     try:
         deadline = time.monotonic() + 240
         while killed_at is None:
-            assert proc.poll() is None, "the run ended before the job could be killed"
+            assert bg.running(), "the run ended before the job could be killed"
             assert time.monotonic() < deadline, "the write job never started writing"
             jvms = spark_submit_jvms(target["topic"])
             if jvms and high_watermark(target["topic"]) > 0:
@@ -87,16 +80,16 @@ def test_write_job_killed_mid_write_recovers_on_retry_with_nothing_lost(target, 
                 for jvm in jvms:
                     os.kill(jvm.pid, signal.SIGKILL)
             time.sleep(0.05)
-        output, _ = proc.communicate(timeout=600)
+        result = bg.wait(600)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        bg.kill()
+    output = result.output
     assert "Error code is: -9" in output or "Error code is: 137" in output, output[-5000:]
-    assert proc.returncode == 0, output[-8000:]
+    assert result.returncode == 0, output[-8000:]
     arrived = [(k.decode(), v.decode()) for k, v, _, _ in consume_all(target["topic"], timeout_s=180)]
     assert set(arrived) == set(players), "a valid row was lost or an unexpected one arrived"
     duplicates = len(arrived) - rows
-    verified = ast.literal_eval(output.split("verification: ", 1)[1].split(" [", 1)[0])
+    verified, _ = json.JSONDecoder().raw_decode(output.split("verification: ", 1)[1])
     assert verified["missing"] == 0
     assert verified["duplicates"] == duplicates
     print(f"killed after {killed_at} of {rows} messages; {duplicates} duplicates reported")
@@ -106,26 +99,20 @@ def test_datanode_dying_during_ingestion_leaves_nothing_visible_and_a_rerun_succ
     source = tmp_path / "large.csv"
     source.write_bytes(b"Someone;30\n" * 16_000_000)  # ~176 MB: the upload takes a while
     conf = {"source_csv": str(source), **target}
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "airflow"), "dags", "test", "write_to_kafka", "--conf", json.dumps(conf)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=ROOT,
-    )
+    bg = BackgroundDagRun("write_to_kafka", conf)
     datanode = next(s for s in services.services() if s.name == "datanode")
     try:
         deadline = time.monotonic() + 120
         while not any(n.endswith("._COPYING_") for n in listing(hdfs, target["hdfs_dir"])):
-            assert time.monotonic() < deadline and proc.poll() is None, "the upload never started"
+            assert time.monotonic() < deadline and bg.running(), "the upload never started"
             time.sleep(0.05)
         os.kill(datanode.pid(), signal.SIGKILL)
-        output, _ = proc.communicate(timeout=300)
+        result = bg.wait(300)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        bg.kill()
         services.up(["datanode"])
-    assert proc.returncode != 0
+    output = result.output
+    assert result.returncode != 0
     assert "ingest_players_csv" in output
     assert "Spark-Submit cmd" not in output
     visible = [n for n in listing(hdfs, target["hdfs_dir"]) if not n.startswith(".")]
@@ -184,26 +171,20 @@ def test_broker_stopped_mid_write_fails_fast_naming_it_and_a_rerun_loses_nothing
     players = big_csv(tmp_path / "big.csv", rows)
     conf = {"source_csv": str(tmp_path / "big.csv"), **target}
     kafka = next(s for s in services.services() if s.name == "kafka")
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "airflow"), "dags", "test", "write_to_kafka", "--conf", json.dumps(conf)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=ROOT,
-    )
+    bg = BackgroundDagRun("write_to_kafka", conf)
     try:
         deadline = time.monotonic() + 240
         while not (spark_submit_jvms(target["topic"]) and high_watermark(target["topic"]) > 0):
-            assert proc.poll() is None and time.monotonic() < deadline, "the write job never started writing"
+            assert bg.running() and time.monotonic() < deadline, "the write job never started writing"
             time.sleep(0.05)
         os.kill(kafka.pid(), signal.SIGKILL)
         stopped_at = time.time()
-        output, _ = proc.communicate(timeout=600)
+        result = bg.wait(600)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        bg.kill()
         services.up(["kafka"])
-    assert proc.returncode != 0
+    output = result.output
+    assert result.returncode != 0
     assert "Kafka broker(s) localhost:9092" in output, output[-5000:]
     failed_at = _log_time(output, "new_state=up_for_retry")
     assert failed_at is not None and failed_at - stopped_at < 120, (failed_at, stopped_at)
@@ -212,17 +193,6 @@ def test_broker_stopped_mid_write_fails_fast_naming_it_and_a_rerun_loses_nothing
     assert run.ok, run.tail()
     arrived = {(k.decode(), v.decode()) for k, v, _, _ in consume_all(target["topic"], timeout_s=180)}
     assert arrived == set(players)
-
-
-def _start_dag(dag_id: str, conf: dict, env: dict | None = None) -> subprocess.Popen:
-    return subprocess.Popen(
-        [str(Path(sys.executable).parent / "airflow"), "dags", "test", dag_id, "--conf", json.dumps(conf)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def test_hostile_rows_go_to_the_dead_letter_topic_and_the_job_survives(target, tmp_path):
@@ -235,17 +205,18 @@ def test_hostile_rows_go_to_the_dead_letter_topic_and_the_job_survives(target, t
         out.write(b"\x00" * 1000 + b"\n")  # a line of NUL bytes
         out.writelines(f"bad row {i}\n".encode() for i in range(100_000))  # 100k bad rows in a row
         out.write(b"Bo;40\n")
-    proc = _start_dag("write_to_kafka", {"source_csv": str(source), **target})
+    bg = BackgroundDagRun("write_to_kafka", {"source_csv": str(source), **target})
     peak = 0
-    while proc.poll() is None:
+    while bg.running():
         for jvm in spark_submit_jvms(target["topic"]):
             try:
                 peak = max(peak, jvm.memory_info().rss)
             except psutil.NoSuchProcess:
                 pass
         time.sleep(0.2)
-    output = proc.stdout.read()
-    assert proc.returncode == 0, output[-8000:]
+    result = bg.wait()
+    output = result.output
+    assert result.returncode == 0, output[-8000:]
     assert sorted((k.decode(), v.decode()) for k, v, _, _ in consume_all(target["topic"])) == good
     letters = [json.loads(v) for _, v, _, _ in consume_all(f"{target['topic']}.dlq", timeout_s=120)]
     assert len(letters) == 100_003
@@ -284,20 +255,20 @@ def test_read_job_killed_mid_stream_recovers_and_the_archive_holds_each_message_
             producer.poll(0)
     assert producer.flush(60) == 0
 
-    proc = _start_dag("read_from_kafka", {"topic": topic, "output_dir": output_dir})
+    bg = BackgroundDagRun("read_from_kafka", {"topic": topic, "output_dir": output_dir})
     try:
         deadline = time.monotonic() + 240
         while hdfs.status(f"{checkpoint}/archive/offsets/0", strict=False) is None:
-            assert proc.poll() is None and time.monotonic() < deadline, "the read job never planned a batch"
+            assert bg.running() and time.monotonic() < deadline, "the read job never planned a batch"
             time.sleep(0.05)
         for jvm in spark_submit_jvms(topic):
             os.kill(jvm.pid, signal.SIGKILL)
-        output, _ = proc.communicate(timeout=600)
+        result = bg.wait(600)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        bg.kill()
+    output = result.output
     assert "Error code is: -9" in output or "Error code is: 137" in output, output[-5000:]
-    assert proc.returncode == 0, output[-8000:]
+    assert result.returncode == 0, output[-8000:]
     rows = spark_with_kafka.read.parquet(f"{HDFS_URI}{output_dir}")
     assert rows.count() == total
     assert rows.select("partition", "offset").distinct().count() == total
@@ -311,13 +282,14 @@ def test_a_hanging_job_is_killed_by_the_task_timeout_and_leaves_no_spark_process
         "interval_seconds": 5,
         "run_seconds": 3600,  # hangs, as far as Airflow can tell
     }
-    proc = _start_dag("write_to_kafka", conf, env={"SPARK_JOB_TIMEOUT_MINUTES": "1"})
+    bg = BackgroundDagRun("write_to_kafka", conf, env={"SPARK_JOB_TIMEOUT_MINUTES": "1"})
     seen: set[int] = set()
-    while proc.poll() is None:
+    while bg.running():
         seen |= {p.pid for p in spark_submit_jvms(target["topic"])}
         time.sleep(0.5)
-    output = proc.stdout.read()
-    assert proc.returncode != 0
+    result = bg.wait()
+    output = result.output
+    assert result.returncode != 0
     assert "AirflowTaskTimeout" in output or "Timeout" in output, output[-5000:]
     assert seen, "the Spark job never started"
     time.sleep(5)
@@ -327,3 +299,62 @@ def test_a_hanging_job_is_killed_by_the_task_timeout_and_leaves_no_spark_process
         if target["topic"] in " ".join(p.info["cmdline"] or [])
     ]
     assert leftovers == [], f"processes left behind: {leftovers}"
+
+
+def test_a_topic_deleted_and_recreated_between_reads_is_reported_and_handled(
+    unique, kafka_config, cleanup_topics, cleanup_hdfs, spark_with_kafka
+):
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    topic, output_dir = f"recreated-{unique}", f"/user/{hdfs_user()}/it-{unique}/archive"
+    cleanup_topics(topic)
+    cleanup_hdfs(f"/user/{hdfs_user()}/it-{unique}")
+    cleanup_hdfs(checkpoint_for(hdfs_user(), "read_from_kafka", topic, output_dir))
+    admin = AdminClient(kafka_config)
+    conf = {"topic": topic, "output_dir": output_dir}
+
+    def produce(*values: str) -> None:
+        producer = Producer(kafka_config)
+        for value in values:
+            producer.produce(topic, value=value.encode())
+        assert producer.flush(30) == 0
+
+    def archived() -> list[tuple]:
+        rows = spark_with_kafka.read.parquet(f"{HDFS_URI}{output_dir}").collect()
+        return sorted((r.topic_id, r.offset, r.value) for r in rows)
+
+    first = run_dag("read_from_kafka", {**conf, "messages": ["a", "b", "c"]})
+    assert first.ok, first.tail()
+    old_rows = archived()
+    assert [r[2] for r in old_rows] == ["a", "b", "c"]
+
+    admin.delete_topics([topic], operation_timeout=30)[topic].result(timeout=30)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(timeout=30)
+            break
+        except Exception:  # noqa: BLE001 - the deletion is still being applied
+            assert time.monotonic() < deadline, "could not recreate the topic"
+            time.sleep(1)
+    produce("x", "y")
+
+    strict = run_dag("read_from_kafka", {**conf, "fail_on_data_loss": True})
+    assert not strict.ok
+    assert "was deleted and recreated" in strict.output, strict.tail()
+    assert "Failing because fail_on_data_loss is set" in strict.output
+    assert "Spark-Submit cmd" not in strict.output
+
+    lenient = run_dag("read_from_kafka", {**conf, "fail_on_data_loss": False})
+    assert lenient.ok, lenient.tail()
+    assert "was deleted and recreated" in lenient.output
+    assert "offsets 0..1 will not be read by this query" in lenient.output
+
+    produce("z")
+    later = run_dag("read_from_kafka", conf)
+    assert later.ok, later.tail()
+    rows = archived()
+    new_rows = [r for r in rows if r[0] != old_rows[0][0]]
+    assert [r[1:] for r in new_rows] == [(2, "z")]  # x and y were lost with the old checkpoint's position
+    assert [r for r in rows if r[0] == old_rows[0][0]] == old_rows

@@ -4,16 +4,13 @@ what arrived. Every test uses its own topic and HDFS directory."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from include.run_plan import DEFAULT_PLAYERS_CSV, checkpoint_for
-from tests.conftest import ROOT, consume_all, hdfs_user, run_dag
+from tests.conftest import BackgroundDagRun, consume_all, hdfs_user, run_dag
 
 pytestmark = pytest.mark.integration
 
@@ -111,28 +108,21 @@ def test_processing_time_mode_picks_up_a_file_that_lands_while_it_runs(target, h
         "interval_seconds": 2,
         "run_seconds": 40,
     }
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "airflow"), "dags", "test", "write_to_kafka", "--conf", json.dumps(conf)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=ROOT,
-    )
+    bg = BackgroundDagRun("write_to_kafka", conf)
     try:
         commits = checkpoint_for(hdfs_user(), "write_to_kafka", target["topic"], target["hdfs_dir"]) + "/commits/0"
         deadline = time.monotonic() + 120
         while hdfs.status(commits, strict=False) is None:
-            assert proc.poll() is None, f"the run ended before its first batch:\n{proc.stdout.read()[-5000:]}"
+            assert bg.running(), f"the run ended before its first batch:\n{bg.wait().tail()}"
             assert time.monotonic() < deadline, "the query's first batch was not committed within 120s"
             time.sleep(1)
         # a file landing while the query runs: written under a hidden name, then renamed into place
         hdfs.write(f"{target['hdfs_dir']}/.late.csv._COPYING_", data=b"Late Comer;19\n", overwrite=True)
         hdfs.rename(f"{target['hdfs_dir']}/.late.csv._COPYING_", f"{target['hdfs_dir']}/late.csv")
-        output, _ = proc.communicate(timeout=300)
+        run = bg.wait(300)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, output[-8000:]
+        bg.kill()
+    assert run.ok, run.tail()
     assert kv(target["topic"]) == sorted([*PLAYERS, ("Late Comer", "19")])
 
 

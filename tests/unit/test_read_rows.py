@@ -21,14 +21,14 @@ def test_key_and_value_become_strings_and_provenance_is_kept(spark):
         ],
         KAFKA_SCHEMA,
     )
-    out = to_sink_rows(rows)
+    out = to_sink_rows(rows, "tid-1")
     assert tuple(out.columns) == SINK_COLUMNS
     expected = spark.createDataFrame(
         [
-            (None, "New Kafka message", "t", 0, 12, ts),
-            ("Zoë", "", "t", 1, 3, ts),
-            ("k\ufffd", "\ufffd", "t", 0, 13, ts),
+            (None, "New Kafka message", "t", 0, 12, ts, "tid-1"),
+            ("Zoë", "", "t", 1, 3, ts, "tid-1"),
+            ("k\ufffd", "\ufffd", "t", 0, 13, ts, "tid-1"),
         ],
-        "key string, value string, topic string, partition int, offset long, timestamp timestamp",
+        "key string, value string, topic string, partition int, offset long, timestamp timestamp, topic_id string",
     )
     assertDataFrameEqual(out, expected)

@@ -93,3 +93,13 @@ def test_spark_rules_agree_with_the_reference_rules(spark, name):
     got = sorted((d["file"], d["line"], d["reason"], d["raw"], d["truncated"]) for d in letters)
     want = sorted((d.file, d.line, d.reason, d.raw, d.truncated) for d in ref_dead)
     assert got == want
+
+
+def test_every_column_of_every_line_evaluates_under_ansi_mode(spark):
+    # the job persists all columns of every line (foreachBatch): no expression may raise on a bad line
+    from jobs.write_to_kafka import classify, split_lines
+
+    assert spark.conf.get("spark.sql.ansi.enabled") == "true"
+    rows = classify(split_lines(files_df(spark, {f"hdfs://nn/{k}": v for k, v in CORPUS.items()}))).collect()
+    expected = sum(len(reference(v, k)[0]) + len(reference(v, k)[1]) for k, v in CORPUS.items())
+    assert len(rows) == expected
