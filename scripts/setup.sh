@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make setup: everything a fresh machine needs, installed only when missing. Idempotent; a warm run takes seconds.
-#   1. Debian packages (Java 17, Maven, a compiler and libkrb5-dev for the hdfs provider, ss/ps)
+#   1. Debian packages (Java 17, Maven, a compiler and libkrb5-dev for the hdfs provider, ss/ps, chromium)
 #   2. .venv from requirements.txt + constraints.txt (re-done only when either file changes)
 #   3. the stack's jars from include/stack/pom.xml into .stack/jars/ (re-done only when the pom changes)
 #   4. the Airflow metadata database in .airflow/
@@ -19,6 +19,8 @@ command -v gcc >/dev/null 2>&1 || need_pkgs+=(build-essential)
 command -v ss >/dev/null 2>&1 || need_pkgs+=(iproute2)
 command -v ps >/dev/null 2>&1 || need_pkgs+=(procps)
 dpkg -s libkrb5-dev >/dev/null 2>&1 || need_pkgs+=(libkrb5-dev)
+# the browser that tests/integration/test_ui.py drives with Playwright (`playwright install` can't download here)
+command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
 "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1 || need_pkgs+=(python3-venv)
 if ((${#need_pkgs[@]})); then
   if [[ $(id -u) -ne 0 ]]; then
