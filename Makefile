@@ -29,7 +29,7 @@ DAG ?= write_to_kafka
 CONF ?= {}
 PYTEST_ARGS ?=
 
-.PHONY: help setup up down status reset run demo test test-unit test-integration lint format lock clean
+.PHONY: help setup up down status reset run demo ui ui-stop test test-unit test-integration test-faults lint format lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -56,11 +56,21 @@ run: up ## one DAG run: make run DAG=<dag_id> CONF='<json>' (airflow dags test; 
 demo: up ## the tutorial end to end: write players.csv to Kafka, then read the topic to HDFS, and show both
 	@$(PY) -m include.demo
 
+ui: up ## Airflow UI on http://localhost:8080 + scheduler, dag-processor, triggerer (LocalExecutor); harmless when up
+	@$(PY) -m include.ui start
+
+ui-stop: ## stop what 'make ui' started (by PID file and process group), within 60 s
+	@if [ -x $(PY) ]; then $(PY) -m include.ui stop; else python3 -m include.ui stop; fi
+
 test: up ## all tests, on the real stack (unit, DAG integrity, integration)
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
+test-faults: up ## only the fault scenarios (kill -9, dead broker/DataNode, hostile rows, timeouts); part of make test
+	@$(PY) -m pytest tests/integration/test_faults.py $(PYTEST_ARGS)
+
 test-unit: setup ## pure tests only (no services)
 	@$(PY) -m pytest tests/unit tests/dags $(PYTEST_ARGS)
+
 
 lint: setup ## ruff check + format check
 	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
