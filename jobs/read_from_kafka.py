@@ -30,6 +30,16 @@ from spark_streaming import (
 
 log = logging.getLogger("jobs.read_from_kafka")
 
+# A dead broker fails the query within about a minute instead of hanging on Spark's defaults (120 s polls,
+# 60 s admin calls retried 3 times).
+CONSUMER_OPTIONS = {
+    "kafka.default.api.timeout.ms": "20000",
+    "kafka.request.timeout.ms": "15000",
+    "kafkaConsumer.pollTimeoutMs": "20000",
+    "fetchOffset.numRetries": "2",
+    "fetchOffset.retryIntervalMs": "1000",
+}
+
 SINK_COLUMNS = ("key", "value", "topic", "partition", "offset", "timestamp", "topic_id")
 
 
@@ -74,6 +84,7 @@ def kafka_stream(spark, args: argparse.Namespace) -> DataFrame:
         .option("subscribe", args.topic)
         .option("startingOffsets", args.starting_offsets)
         .option("failOnDataLoss", args.fail_on_data_loss)
+        .options(**CONSUMER_OPTIONS)
     )
     if args.max_offsets_per_trigger > 0:
         reader = reader.option("maxOffsetsPerTrigger", args.max_offsets_per_trigger)

@@ -40,6 +40,28 @@ def stack():
         pytest.fail("the Airflow environment is not set - run the tests through 'make test'")
 
 
+@pytest.fixture(scope="session")
+def spark():
+    """One local SparkSession for the whole test session, with the pre-resolved Kafka connector jars (no
+    --packages, no network). One, because SparkSession.getOrCreate() would hand a second fixture the first
+    fixture's session, with whatever jars that one had."""
+    from pyspark.sql import SparkSession
+
+    from include.run_plan import spark_kafka_jars
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("tests")
+        .config("spark.jars", spark_kafka_jars())
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
 @pytest.fixture
 def kafka_config(stack) -> dict[str, str]:
     return {"bootstrap.servers": BOOTSTRAP}

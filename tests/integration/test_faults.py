@@ -358,3 +358,52 @@ def test_a_topic_deleted_and_recreated_between_reads_is_reported_and_handled(
     new_rows = [r for r in rows if r[0] != old_rows[0][0]]
     assert [r[1:] for r in new_rows] == [(2, "z")]  # x and y were lost with the old checkpoint's position
     assert [r for r in rows if r[0] == old_rows[0][0]] == old_rows
+
+
+def test_broker_stopped_mid_read_fails_fast_naming_it_and_a_rerun_archives_each_message_once(
+    unique, kafka_config, cleanup_topics, cleanup_hdfs, hdfs, spark_with_kafka
+):
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    topic, output_dir = f"faults-rdown-{unique}", f"/user/{hdfs_user()}/it-{unique}/archive"
+    cleanup_topics(topic)
+    cleanup_hdfs(f"/user/{hdfs_user()}/it-{unique}")
+    checkpoint = checkpoint_for(hdfs_user(), "read_from_kafka", topic, output_dir)
+    cleanup_hdfs(checkpoint)
+    admin = AdminClient(kafka_config)
+    admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(timeout=30)
+    producer = Producer({**kafka_config, "linger.ms": 50})
+    total = 1_000_000  # one large first batch: the broker dies while it is being read
+    for i in range(total):
+        while True:
+            try:
+                producer.produce(topic, value=f"message {i}".encode())
+                break
+            except BufferError:  # the local queue is full: let it drain
+                producer.poll(0.1)
+    assert producer.flush(60) == 0
+
+    kafka = next(s for s in services.services() if s.name == "kafka")
+    bg = BackgroundDagRun("read_from_kafka", {"topic": topic, "output_dir": output_dir})
+    try:
+        deadline = time.monotonic() + 240
+        while hdfs.status(f"{checkpoint}/archive/offsets/0", strict=False) is None:
+            assert bg.running() and time.monotonic() < deadline, "the read job never planned a batch"
+            time.sleep(0.05)
+        os.kill(kafka.pid(), signal.SIGKILL)
+        stopped_at = time.time()
+        result = bg.wait(600)
+    finally:
+        bg.kill()
+        services.up(["kafka"])
+    output = result.output
+    assert result.returncode != 0, "the run succeeded: the broker died too late to test anything"
+    failed_at = _log_time(output, "new_state=up_for_retry")
+    assert failed_at is not None and failed_at - stopped_at < 120, (failed_at, stopped_at)
+    assert "Kafka broker(s) localhost:9092" in output
+    rerun = run_dag("read_from_kafka", {"topic": topic, "output_dir": output_dir})
+    assert rerun.ok, rerun.tail()
+    rows = spark_with_kafka.read.parquet(f"{HDFS_URI}{output_dir}")
+    assert rows.count() == total
+    assert rows.select("partition", "offset").distinct().count() == total
