@@ -28,8 +28,9 @@ export AIRFLOW_CONN_SPARK_DEFAULT ?= {"conn_type": "spark", "host": "local[*]", 
 DAG ?= write_to_kafka
 CONF ?= {}
 PYTEST_ARGS ?=
+BENCH_ROWS ?= 1000000
 
-.PHONY: help setup up down status reset run demo ui ui-stop test test-unit test-integration test-faults lint format lock clean
+.PHONY: help setup up down status reset run demo ui ui-stop test test-unit test-integration test-faults lint format lock clean bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -71,6 +72,9 @@ test-faults: up ## only the fault scenarios (kill -9, dead broker/DataNode, host
 test-unit: setup ## pure tests only (no services)
 	@$(PY) -m pytest tests/unit tests/dags $(PYTEST_ARGS)
 
+
+bench: up ## measure the pipeline against Kafka's own perf tools (~10 min, BENCH_ROWS=1000000): bench/results/
+	@$(PY) -m bench.run --rows $(BENCH_ROWS)
 
 lint: setup ## ruff check + format check
 	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -37,6 +37,13 @@ SPARK_CONF = {
     "spark.ui.enabled": "false",
     "spark.sql.streaming.stopGracefullyOnShutdown": "true",
     "spark.driver.extraJavaOptions": "-XX:+UseG1GC -XX:+ExitOnOutOfMemoryError",
+    # Closing an HDFS file races the DataNode's report of its last block; when the NameNode answers "not
+    # complete yet", the client sleeps 400 ms before asking again (NameNode log: "is COMMITTED but not
+    # COMPLETE"). Every micro-batch closes 3-4 files (offsets, data, sink log, commits), so that sleep was the
+    # largest part of a small batch. Ask again after 20 ms, doubling; 12 tries still wait ~80 s in total
+    # before giving up (the defaults, 400 ms x 5 tries, gave up after ~12 s).
+    "spark.hadoop.dfs.client.block.write.locateFollowingBlock.initial.delay.ms": "20",
+    "spark.hadoop.dfs.client.block.write.locateFollowingBlock.retries": "12",
 }
 
 

@@ -1,0 +1,40 @@
+"""The parse ceiling: the write job's own parsing functions, from the CSV on HDFS to Spark's ``noop`` sink.
+
+    spark-submit ... --py-files jobs/spark_streaming.py,jobs/write_to_kafka.py bench/apps/parse_noop.py \
+        --source hdfs://localhost:8020/user/me/bench-x/landing
+
+Reads the files as the write job does (binaryFile, the same schema), runs split_lines -> classify ->
+to_valid_messages, and writes to ``noop`` (every row computed, nothing stored). Prints one line
+``BENCH_RESULT {"rows": N, "seconds": S}``: the rows that reached the sink (counted in the same pass, with an
+Observation) and the time of that action alone (no JVM or session start).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from pyspark.sql import Observation, SparkSession
+from pyspark.sql import functions as F
+from write_to_kafka import BINARY_FILE_SCHEMA, classify, split_lines, to_valid_messages
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--source", required=True, help="a CSV file or directory (hdfs://...)")
+    args = parser.parse_args(argv)
+    spark = SparkSession.builder.appName("bench-parse-noop").getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    files = spark.read.format("binaryFile").schema(BINARY_FILE_SCHEMA).load(args.source).select("path", "content")
+    observed = Observation("sink")
+    valid = to_valid_messages(classify(split_lines(files))).observe(observed, F.count(F.lit(1)).alias("rows"))
+    start = time.monotonic()
+    valid.write.format("noop").mode("overwrite").save()
+    seconds = time.monotonic() - start
+    print("BENCH_RESULT " + json.dumps({"rows": observed.get["rows"], "seconds": seconds}), flush=True)
+    spark.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,360 @@
+"""The benchmark's results: JSON (latest and a dated copy), a Markdown table, a chart, README's section."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+# name: (what, comparison, limit)
+TARGETS = {
+    "write_ratio": ("write job / producer ceiling", ">=", 0.5),
+    "read_ratio": ("read job / consumer ceiling", ">=", 0.5),
+    "latency_p99_ms": ("p99 latency at 10k records/s (ms)", "<=", 1000),
+    "dag_overhead_ratio": ("orchestration overhead / DAG run", "<=", 0.2),
+    "submit_jars_s": ("spark-submit start with --jars, no network (s)", "<=", 8),
+}
+REQUIRED = (
+    "rows",
+    "producer_perf_rows_per_s",
+    "consumer_perf_rows_per_s",
+    "write_rows_per_s",
+    "write_ratio",
+    "read_rows_per_s",
+    "read_ratio",
+    "parse_rows_per_s",
+    "latency_p50_ms",
+    "latency_p99_ms",
+    "dag_overhead_s",
+    "submit_jars_s",
+    "submit_packages_s",
+    "driver_peak_rss_mb",
+    "broker_peak_rss_mb",
+)
+README_START = "<!-- bench:performance:start (written by make bench) -->"
+README_END = "<!-- bench:performance:end -->"
+
+
+def _round(value):
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return None
+        return round(value, 3) if abs(value) < 100 else round(value, 1)
+    if isinstance(value, dict):
+        return {k: _round(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_round(v) for v in value]
+    return value
+
+
+def target_status(results: dict) -> dict:
+    out = {}
+    for key, (what, op, limit) in TARGETS.items():
+        value = results.get(key)
+        holds = None if value is None else (value >= limit if op == ">=" else value <= limit)
+        out[key] = {"what": what, "target": f"{op} {limit}", "value": _round(value), "holds": holds}
+    return out
+
+
+def build(
+    results: dict,
+    details: dict,
+    errors: dict,
+    *,
+    machine: dict,
+    versions: dict,
+    started_at: datetime,
+    seconds: float,
+    run_id: str,
+) -> dict:
+    """The results document: every required key (None when not measured), machine, versions, targets."""
+    flat = {key: results.get(key) for key in REQUIRED} | results
+    return _round(
+        {
+            "run_id": run_id,
+            "started_at": started_at.isoformat(timespec="seconds"),
+            "bench_seconds": seconds,
+            **flat,
+            "machine": machine,
+            "versions": versions,
+            "targets": target_status(results),
+            "not_measured": sorted(k for k in REQUIRED if results.get(k) is None),
+            "errors": errors,
+            "details": details,
+        }
+    )
+
+
+# --------------------------------------------------------------------------------------------- text
+
+
+def _n(value, unit: str = "", digits: int = 0) -> str:
+    if value is None:
+        return "not measured"
+    return f"{value:,.{digits}f}{unit}"
+
+
+def _holds(doc: dict, key: str) -> str:
+    holds = doc["targets"][key]["holds"]
+    return "n/a" if holds is None else ("yes" if holds else "**no**")
+
+
+def _ratio(value) -> str:
+    return "not measured" if value is None else f"{value:.2f}"
+
+
+def markdown_table(doc: dict) -> str:
+    d, det = doc, doc.get("details", {})
+    write, read, lat, orch = (det.get(k, {}) for k in ("write", "read", "latency", "orchestration"))
+    rows = [
+        ("broker ceiling: kafka-producer-perf-test", _n(d["producer_perf_rows_per_s"], " rec/s"), "", ""),
+        ("broker ceiling: kafka-consumer-perf-test", _n(d["consumer_perf_rows_per_s"], " rec/s"), "", ""),
+        (
+            "write job: HDFS CSV → Spark → Kafka",
+            _n(d["write_rows_per_s"], " rec/s"),
+            f"write_ratio {_ratio(d['write_ratio'])} (≥ 0.5)",
+            _holds(d, "write_ratio"),
+        ),
+        (
+            "read job: Kafka → Spark → Parquet on HDFS",
+            _n(d["read_rows_per_s"], " rec/s"),
+            f"read_ratio {_ratio(d['read_ratio'])} (≥ 0.5)",
+            _holds(d, "read_ratio"),
+        ),
+        (
+            "parse ceiling: write job's parsing → noop sink",
+            _n(d["parse_rows_per_s"], " rec/s"),
+            "Kafka sink = "
+            + (
+                f"{d['kafka_sink_share_of_write']:.0%} of the write batch"
+                if d.get("kafka_sink_share_of_write") is not None
+                else "not measured"
+            ),
+            "",
+        ),
+        (
+            f"latency at {lat.get('rate_per_s', 10_000):,} rec/s (p50 / p99)",
+            f"{_n(d['latency_p50_ms'], ' ms')} / {_n(d['latency_p99_ms'], ' ms')}",
+            "p99 ≤ 1000 ms",
+            _holds(d, "latency_p99_ms"),
+        ),
+        (
+            f"orchestration: `airflow dags test` vs bare ({orch.get('rows', 1000):,} rows)",
+            f"{_n(d.get('dag_run_s'), ' s', 1)} vs {_n(d.get('bare_run_s'), ' s', 1)}",
+            f"overhead {_n(d['dag_overhead_s'], ' s', 1)} = "
+            + ("not measured" if d.get("dag_overhead_ratio") is None else f"{d['dag_overhead_ratio']:.0%}")
+            + " (≤ 20%)",
+            _holds(d, "dag_overhead_ratio"),
+        ),
+        (
+            "spark-submit start: --jars (no network) / --packages (cold Ivy)",
+            f"{_n(d['submit_jars_s'], ' s', 1)} / {_n(d['submit_packages_s'], ' s', 1)}",
+            "--jars ≤ 8 s",
+            _holds(d, "submit_jars_s"),
+        ),
+        (
+            "peak RSS during write + read: Spark driver JVM / broker",
+            f"{_n(d['driver_peak_rss_mb'], ' MB')} / {_n(d['broker_peak_rss_mb'], ' MB')}",
+            "",
+            "",
+        ),
+    ]
+    lines = ["| measured | value | against | holds |", "|---|---:|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {e} |" for a, b, c, e in rows]
+    extra = []
+    if write:
+        extra.append(
+            f"whole write spark-submit {_n(write.get('submit_s'), ' s', 1)} "
+            f"({_n(d.get('write_submit_rows_per_s'), ' rec/s')})"
+        )
+    if read:
+        extra.append(
+            f"whole read spark-submit {_n(read.get('submit_s'), ' s', 1)} "
+            f"({_n(d.get('read_submit_rows_per_s'), ' rec/s')})"
+        )
+    if extra:
+        lines.append("")
+        lines.append("Including JVM and session start: " + "; ".join(extra) + ".")
+    return "\n".join(lines)
+
+
+def header(doc: dict) -> str:
+    m, v = doc["machine"], doc["versions"]
+    return (
+        f"Run `{doc['run_id']}` ({doc['started_at']}), {doc['rows']:,} rows, `make bench` took "
+        f"{doc['bench_seconds'] / 60:.1f} min. Machine: {m['cores']} cores, {m['memory_gb']} GB "
+        f"(load {m['load_avg_1m_at_start']} at start; shared). Kafka {v['kafka']}, Spark {v['spark']}, "
+        f"Airflow {v['airflow']}, Python {v['python']}."
+    )
+
+
+METHOD = """\
+How each figure is measured (all in the same run, on the same machine, so the ratios hold even when the
+absolute numbers move with the machine's load):
+
+- **Ceilings**: Kafka's own `kafka-producer-perf-test` (acks=all and the write job's `PRODUCER_OPTIONS`,
+  record size = the average players row, throughput unlimited) and `kafka-consumer-perf-test` on a fresh
+  1-partition topic (the DAG default). The consumer figure is its fetch rate (`fetch.nMsg.sec`, group join
+  excluded: Spark's source joins no group).
+- **Write job**: a generated CSV (deterministic seed, Unicode names in 14 scripts, all rows valid) uploaded
+  to HDFS, then `jobs/write_to_kafka.py` with the DAG's exact spark-submit command (built by
+  SparkSubmitOperator's hook from `include/run_plan.py`). Rate = records / (last − first record's Kafka
+  timestamp); the whole spark-submit is reported too. `write_ratio` = rate / producer ceiling.
+- **Read job**: that topic → `jobs/read_from_kafka.py --no-console` → Parquet. Rate = rows / (time from the
+  checkpoint's `offsets/0` to its last `commits/N`, NameNode clock). `read_ratio` = rate / consumer ceiling.
+- **Parse ceiling**: the same CSV through `split_lines → classify → to_valid_messages` into Spark's `noop`
+  sink (action time only).
+- **Latency**: `kafka-producer-perf-test --throughput` at a fixed rate for warm-up + measured seconds while
+  the read job runs in processingTime mode. Per record: commit time of the file-sink batch that holds it
+  (modification time of `_spark_metadata/<batch>` on HDFS, the moment readers can see the row) minus its
+  Kafka timestamp (CreateTime, set by the producer at send). Producer and NameNode share this machine's
+  clock. Records of the first warm-up seconds are left out of p50/p99 (JIT, first Parquet writer);
+  `details.latency.p99_all_records_ms` in the JSON includes them.
+- **Orchestration**: `airflow dags test write_to_kafka` (the Makefile's environment, as `make run`) on a
+  small file vs. `python -m bench.bare_write`: the same functions and the same spark-submit command in a
+  plain process. Overhead = difference, as a share of the DAG run.
+- **spark-submit start**: a tiny app that builds the session and resolves `format("kafka")`; with the
+  pre-resolved `--jars` inside a network namespace with loopback only, and with `--packages` and an empty
+  temporary Ivy cache (`spark.jars.ivy`), downloading from Maven Central.
+- **Peak RSS**: `psutil` every 200 ms on the driver JVM (`SparkSubmit`; executors share it in local mode)
+  and on the process listening on the Kafka port, during the write and read jobs."""
+
+
+def markdown(doc: dict) -> str:
+    parts = [
+        "# Benchmark: latest run",
+        "",
+        header(doc),
+        "",
+        markdown_table(doc),
+        "",
+        "![throughput against the ceilings, and latency](latest.png)",
+        "",
+    ]
+    if doc.get("errors"):
+        parts += ["**Stages that failed (their figures are not measured):**", ""]
+        parts += [f"- {stage}: {message.splitlines()[0][:300]}" for stage, message in doc["errors"].items()]
+        parts.append("")
+    parts += [METHOD, "", "Every figure, with the details, is in `latest.json`; each run keeps a dated copy.", ""]
+    return "\n".join(parts)
+
+
+# -------------------------------------------------------------------------------------------- chart
+
+
+def chart(doc: dict, latencies: Sequence[float] | None, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (bars, hist) = plt.subplots(1, 2, figsize=(12, 4.6), gridspec_kw={"width_ratios": [1.15, 1]})
+    groups = [
+        ("write to Kafka", doc["producer_perf_rows_per_s"], doc["write_rows_per_s"], "write job"),
+        ("read from Kafka", doc["consumer_perf_rows_per_s"], doc["read_rows_per_s"], "read job"),
+        ("parse CSV", None, doc["parse_rows_per_s"], "noop sink"),
+    ]
+    y = list(range(len(groups)))[::-1]
+    for pos, (_, ceiling, value, label) in zip(y, groups, strict=True):
+        if ceiling:
+            bars.barh(pos + 0.2, ceiling, height=0.38, color="#b8b8b8")
+            bars.text(ceiling, pos + 0.2, f" Kafka perf tool {ceiling:,.0f}", va="center", fontsize=8)
+        if value:
+            bars.barh(pos - 0.2, value, height=0.38, color="#2a7ab9")
+            share = f" ({value / ceiling:.2f}×)" if ceiling else ""
+            bars.text(value, pos - 0.2, f" {label} {value:,.0f}{share}", va="center", fontsize=8)
+    bars.set_yticks(y, [g[0] for g in groups])
+    top = max([v for g in groups for v in g[1:3] if v] or [1])
+    bars.set_xlim(0, top * 1.6)
+    bars.xaxis.set_major_formatter(lambda x, _: f"{x / 1000:,.0f}k")
+    bars.set_xlabel("records / s")
+    bars.set_title(f"Throughput against Kafka's own perf tools\n{doc['rows']:,} records", fontsize=10)
+    bars.grid(axis="x", alpha=0.3)
+    if latencies:
+        upper = max(1000.0, sorted(latencies)[int(len(latencies) * 0.999) - 1] * 1.1)
+        hist.hist([min(v, upper) for v in latencies], bins=60, range=(0, upper), color="#2a7ab9")
+        for value, label, style, height in (
+            (doc["latency_p50_ms"], "p50", "--", 0.97),
+            (doc["latency_p99_ms"], "p99", "-", 0.89),
+            (1000, "target p99", ":", 0.81),
+        ):
+            if value is not None:
+                hist.axvline(value, color="#c0392b" if label != "p50" else "#333", linestyle=style)
+                hist.text(value, hist.get_ylim()[1] * height, f" {label} {value:,.0f} ms", fontsize=8, va="top")
+        lat = doc.get("details", {}).get("latency", {})
+        hist.set_title(
+            f"Latency: Kafka timestamp → committed to Parquet\n{lat.get('rate_per_s', 0):,} rec/s, "
+            f"{len(latencies):,} records",
+            fontsize=10,
+        )
+        hist.set_xlabel("ms")
+        hist.set_ylabel("records")
+    else:
+        hist.text(0.5, 0.5, "latency not measured", ha="center", va="center", transform=hist.transAxes)
+        hist.set_axis_off()
+    fig.suptitle(f"make bench, {doc['started_at']}: {doc['machine']['cores']} cores", fontsize=9, x=0.01, ha="left")
+    fig.tight_layout()
+    with path.open("wb") as out:
+        fig.savefig(out, format="png", dpi=110)
+    plt.close(fig)
+
+
+# -------------------------------------------------------------------------------------------- files
+
+
+def write(doc: dict, results_dir: Path, latencies: Sequence[float] | None) -> list[Path]:
+    """latest.json, a dated copy, latest.md, latest.png; each written to a temporary name, then renamed."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    stamp = doc["started_at"].replace(":", "").replace("+0000", "Z").replace("+00:00", "Z")
+    text = json.dumps(doc, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+    outputs = {
+        results_dir / "latest.json": text,
+        results_dir / f"{stamp}.json": text,
+        results_dir / "latest.md": markdown(doc),
+    }
+    for path, content in outputs.items():
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(content)
+        tmp.replace(path)
+    png = results_dir / "latest.png"
+    tmp = png.with_name("latest.png.tmp")
+    chart(doc, latencies, tmp)  # (a file object: matplotlib would take ".tmp" for the format)
+    tmp.replace(png)
+    return [*outputs, png]
+
+
+def readme_section(doc: dict) -> str:
+    return "\n".join(
+        [
+            README_START,
+            "`make bench` (about 10 minutes; `BENCH_ROWS` scales it, default 1,000,000) measures the pipeline "
+            "against Kafka's own perf tools in the same run, on the running stack. The latest run:",
+            "",
+            header(doc),
+            "",
+            markdown_table(doc),
+            "",
+            "![throughput against the ceilings, and latency](bench/results/latest.png)",
+            "",
+            "How each figure is measured: [bench/results/latest.md](bench/results/latest.md); every figure: "
+            "[bench/results/latest.json](bench/results/latest.json).",
+            README_END,
+        ]
+    )
+
+
+def update_readme(readme: Path, doc: dict) -> None:
+    """Replace README's Performance section between its markers, or append the section."""
+    text = readme.read_text()
+    section = readme_section(doc)
+    pattern = re.compile(re.escape(README_START) + r".*?" + re.escape(README_END), re.S)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section, text, count=1)
+    else:
+        text = text.rstrip("\n") + "\n\n## Performance\n\n" + section + "\n"
+    tmp = readme.with_name(readme.name + ".bench.tmp")
+    tmp.write_text(text)
+    tmp.replace(readme)
