@@ -104,6 +104,33 @@ def cleanup_topics(kafka_config):
                 pass
 
 
+def produce_records(records, extra_config: dict | None = None, flush_s: float = 120.0) -> None:
+    """Produce (topic, key, value, partition) tuples with a plain confluent-kafka producer, waiting for the
+    local queue to drain whenever it is full, and fail unless every record was acknowledged."""
+    from confluent_kafka import Producer
+
+    failed: list[str] = []
+
+    def on_delivery(err, _msg) -> None:
+        if err is not None:
+            failed.append(str(err))
+
+    producer = Producer({"bootstrap.servers": BOOTSTRAP, **(extra_config or {})})
+    for topic, key, value, partition in records:
+        kwargs = {"key": key, "value": value, "on_delivery": on_delivery}
+        if partition is not None:
+            kwargs["partition"] = partition
+        while True:
+            try:
+                producer.produce(topic, **kwargs)
+                break
+            except BufferError:  # the local queue is full: let it drain
+                producer.poll(0.1)
+        producer.poll(0)
+    assert producer.flush(flush_s) == 0, "records still unacknowledged after flush"
+    assert not failed, f"{len(failed)} records failed, first: {failed[0]}"
+
+
 def consume_all(topic: str, timeout_s: float = 60.0) -> list[tuple[bytes | None, bytes | None, int, int]]:
     """An independent consumer (plain confluent-kafka, none of the project's code): every record of every
     partition of ``topic`` from the beginning to the current end, as (key, value, partition, offset)."""

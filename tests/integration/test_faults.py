@@ -18,7 +18,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from include.run_plan import DEFAULT_PLAYERS_CSV, JOBS_DIR, checkpoint_for, spark_kafka_jars
 from include.stack import services
-from tests.conftest import HDFS_URI, BackgroundDagRun, consume_all, hdfs_user, run_dag
+from tests.conftest import HDFS_URI, BackgroundDagRun, consume_all, hdfs_user, produce_records, run_dag
 
 pytestmark = pytest.mark.integration
 
@@ -237,7 +237,6 @@ def test_hostile_rows_go_to_the_dead_letter_topic_and_the_job_survives(target, t
 def test_read_job_killed_mid_stream_recovers_and_the_archive_holds_each_message_once(
     unique, kafka_config, cleanup_topics, cleanup_hdfs, hdfs, spark_with_kafka
 ):
-    from confluent_kafka import Producer
     from confluent_kafka.admin import AdminClient, NewTopic
 
     topic, output_dir = f"faults-read-{unique}", f"/user/{hdfs_user()}/it-{unique}/archive"
@@ -247,13 +246,10 @@ def test_read_job_killed_mid_stream_recovers_and_the_archive_holds_each_message_
     cleanup_hdfs(checkpoint)
     admin = AdminClient(kafka_config)
     admin.create_topics([NewTopic(topic, 2, 1)])[topic].result(timeout=30)
-    producer = Producer({**kafka_config, "linger.ms": 50})
     total = 300_000
-    for i in range(total):
-        producer.produce(topic, key=f"k{i}".encode(), value=f"message {i}".encode(), partition=i % 2)
-        if i % 50_000 == 0:
-            producer.poll(0)
-    assert producer.flush(60) == 0
+    produce_records(
+        ((topic, f"k{i}".encode(), f"message {i}".encode(), i % 2) for i in range(total)), {"linger.ms": 50}
+    )
 
     bg = BackgroundDagRun("read_from_kafka", {"topic": topic, "output_dir": output_dir})
     try:
@@ -304,7 +300,6 @@ def test_a_hanging_job_is_killed_by_the_task_timeout_and_leaves_no_spark_process
 def test_a_topic_deleted_and_recreated_between_reads_is_reported_and_handled(
     unique, kafka_config, cleanup_topics, cleanup_hdfs, spark_with_kafka
 ):
-    from confluent_kafka import Producer
     from confluent_kafka.admin import AdminClient, NewTopic
 
     topic, output_dir = f"recreated-{unique}", f"/user/{hdfs_user()}/it-{unique}/archive"
@@ -315,10 +310,7 @@ def test_a_topic_deleted_and_recreated_between_reads_is_reported_and_handled(
     conf = {"topic": topic, "output_dir": output_dir}
 
     def produce(*values: str) -> None:
-        producer = Producer(kafka_config)
-        for value in values:
-            producer.produce(topic, value=value.encode())
-        assert producer.flush(30) == 0
+        produce_records((topic, None, value.encode(), None) for value in values)
 
     def archived() -> list[tuple]:
         rows = spark_with_kafka.read.parquet(f"{HDFS_URI}{output_dir}").collect()
@@ -363,7 +355,6 @@ def test_a_topic_deleted_and_recreated_between_reads_is_reported_and_handled(
 def test_broker_stopped_mid_read_fails_fast_naming_it_and_a_rerun_archives_each_message_once(
     unique, kafka_config, cleanup_topics, cleanup_hdfs, hdfs, spark_with_kafka
 ):
-    from confluent_kafka import Producer
     from confluent_kafka.admin import AdminClient, NewTopic
 
     topic, output_dir = f"faults-rdown-{unique}", f"/user/{hdfs_user()}/it-{unique}/archive"
@@ -373,16 +364,8 @@ def test_broker_stopped_mid_read_fails_fast_naming_it_and_a_rerun_archives_each_
     cleanup_hdfs(checkpoint)
     admin = AdminClient(kafka_config)
     admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(timeout=30)
-    producer = Producer({**kafka_config, "linger.ms": 50})
     total = 1_000_000  # one large first batch: the broker dies while it is being read
-    for i in range(total):
-        while True:
-            try:
-                producer.produce(topic, value=f"message {i}".encode())
-                break
-            except BufferError:  # the local queue is full: let it drain
-                producer.poll(0.1)
-    assert producer.flush(60) == 0
+    produce_records(((topic, None, f"message {i}".encode(), None) for i in range(total)), {"linger.ms": 50})
 
     kafka = next(s for s in services.services() if s.name == "kafka")
     bg = BackgroundDagRun("read_from_kafka", {"topic": topic, "output_dir": output_dir})

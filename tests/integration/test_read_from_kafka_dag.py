@@ -4,11 +4,10 @@
 from __future__ import annotations
 
 import pytest
-from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from include.run_plan import checkpoint_for
-from tests.conftest import HDFS_URI, hdfs_user, run_dag
+from tests.conftest import HDFS_URI, hdfs_user, produce_records, run_dag
 
 pytestmark = pytest.mark.integration
 
@@ -26,10 +25,7 @@ def target(unique, kafka_config, cleanup_topics, cleanup_hdfs):
 
 
 def produce(kafka_config, topic: str, records: list[tuple[bytes | None, bytes | None, int]]) -> None:
-    producer = Producer(kafka_config)
-    for key, value, partition in records:
-        producer.produce(topic, key=key, value=value, partition=partition)
-    assert producer.flush(30) == 0
+    produce_records((topic, key, value, partition) for key, value, partition in records)
 
 
 def archive(spark, output_dir: str) -> list[tuple]:
