@@ -186,7 +186,8 @@ def header(doc: dict) -> str:
     return (
         f"Run `{doc['run_id']}` ({doc['started_at']}), {doc['rows']:,} rows, `make bench` took "
         f"{doc['bench_seconds'] / 60:.1f} min. Machine: {m['cores']} cores, {m['memory_gb']} GB "
-        f"(load {m['load_avg_1m_at_start']} at start; shared). Kafka {v['kafka']}, Spark {v['spark']}, "
+        f"(1-min load {m['load_avg_1m_at_start']} at start, {m.get('load_avg_1m_at_end', '?')} at end: shared with "
+        f"other work). Kafka {v['kafka']}, Spark {v['spark']}, "
         f"Airflow {v['airflow']}, Python {v['python']}."
     )
 

@@ -237,6 +237,18 @@ def result_line(output: str) -> str:
     return lines[-1][len(RESULT_MARK) :]
 
 
+def batch_progress_lines(output: str, query_prefix: str) -> list[dict]:
+    """The job's per-micro-batch progress lines (jobs/spark_streaming.py batch_progress) of one query."""
+    found = []
+    for line in output.splitlines():
+        _, mark, payload = line.partition("batch progress: ")
+        if mark:
+            progress = json.loads(payload)
+            if str(progress.get("query") or "").startswith(query_prefix):
+                found.append(progress)
+    return found
+
+
 def mtimes_ms(hdfs, directory: str) -> dict[str, int]:
     """{name: modification time (ms, the NameNode's clock)} of the entries of an HDFS directory."""
     if hdfs.status(directory, strict=False) is None:
@@ -435,7 +447,13 @@ def stage_read(ctx: Context) -> str:
         raise RuntimeError(f"the archive holds {rows} rows, expected {ctx.rows}")
     planned_ms, committed_ms, batches = batch_span_ms(ctx.hdfs, plan["checkpoint"] + "/archive")
     batch_s = (committed_ms - planned_ms) / 1000
-    ctx.results["read_rows_per_s"] = stats.rate(rows, batch_s)
+    # like the consumer perf tool's fetch rate (its group join excluded): the time the batches' tasks spent
+    # reading Kafka and writing Parquet (Spark's addBatch), without the driver's planning and offset commits
+    progress = batch_progress_lines(run.output, "archive:")
+    tasks_s = sum(p["durationMs"].get("addBatch", 0) for p in progress) / 1000
+    if sum(p["numInputRows"] for p in progress) != rows:
+        raise RuntimeError(f"the job's batch progress lines count {sum(p['numInputRows'] for p in progress)} rows")
+    ctx.results["read_rows_per_s"] = stats.rate(rows, tasks_s)
     ctx.results["read_ratio"] = stats.ratio(ctx.results["read_rows_per_s"], ctx.results.get("consumer_perf_rows_per_s"))
     ctx.results["read_submit_s"] = run.seconds
     ctx.results["read_submit_rows_per_s"] = stats.rate(rows, run.seconds)
@@ -444,11 +462,18 @@ def stage_read(ctx: Context) -> str:
         "submit_s": round(run.seconds, 2),
         "batches": batches,
         "batch_s": batch_s,
+        "tasks_s": tasks_s,
+        "batch_rows_per_s": stats.rate(rows, batch_s),
+        "durations_ms": [p["durationMs"] for p in progress],
+        "method": "rows / Spark's addBatch time of the archive query (tasks reading Kafka and writing Parquet); "
+        "batch_rows_per_s adds the driver's planning, offset fetch and commits (first batch planned to last "
+        "committed, from the checkpoint's file times)",
         "driver_peak_rss_mb": run.driver_peak_rss_mb,
         "broker_peak_rss_mb": run.broker_peak_rss_mb,
     }
     return (
         f"{rows:,} rows: {ctx.results['read_rows_per_s']:,.0f} rec/s in {batches} batch(es) "
+        f"({stats.rate(rows, batch_s):,.0f} rec/s with planning and commits) "
         f"(ratio {ctx.results['read_ratio'] or float('nan'):.2f}), spark-submit {run.seconds:.1f}s"
     )
 
@@ -781,17 +806,44 @@ def stage_submit_start(ctx: Context) -> str:
     return f"--jars {jars.seconds:.1f}s ({network}), --packages cold {packages.seconds:.1f}s"
 
 
-STAGES: list[tuple[str, str, Callable[[Context], str]]] = [
-    ("0/7", "generate players CSV", stage_prepare),
-    ("1/7", "broker ceiling (kafka perf tools)", stage_ceiling),
-    ("2/7", "write job (HDFS -> Spark -> Kafka)", stage_write),
-    ("3/7", "read job (Kafka -> Spark -> Parquet)", stage_read),
-    ("4/7", "parse ceiling (noop sink)", stage_parse),
-    ("5/7", "latency (processingTime read)", stage_latency),
-    ("6a/7", "orchestration overhead: airflow dags test vs bare", stage_orchestration),
-    ("6b/7", "spark-submit start: --jars vs --packages", stage_submit_start),
-    ("7/7", "peak memory", stage_memory),
+STAGES: list[tuple[str, str, str, Callable[[Context], str]]] = [
+    ("prepare", "0/7", "generate players CSV", stage_prepare),
+    ("ceiling", "1/7", "broker ceiling (kafka perf tools)", stage_ceiling),
+    ("write", "2/7", "write job (HDFS -> Spark -> Kafka)", stage_write),
+    ("read", "3/7", "read job (Kafka -> Spark -> Parquet)", stage_read),
+    ("parse", "4/7", "parse ceiling (noop sink)", stage_parse),
+    ("latency", "5/7", "latency (processingTime read)", stage_latency),
+    ("orchestration", "6a/7", "orchestration overhead: airflow dags test vs bare", stage_orchestration),
+    ("submit", "6b/7", "spark-submit start: --jars vs --packages", stage_submit_start),
+    ("memory", "7/7", "peak memory", stage_memory),
 ]
+# what a stage needs run before it (--only adds these)
+NEEDS = {
+    "write": ["prepare"],
+    "ceiling": ["prepare"],
+    "read": ["write"],
+    "parse": ["write"],
+    "latency": ["prepare"],
+    "memory": ["write", "read"],
+}
+
+
+def selected_stages(only: str | None) -> list[str]:
+    """The stage keys to run, in order: all of them, or those named in ``only`` plus what they need."""
+    keys = [key for key, *_ in STAGES]
+    if not only:
+        return keys
+    wanted = {w.strip() for w in only.split(",") if w.strip()}
+    unknown = wanted - set(keys)
+    if unknown:
+        raise ValueError(f"unknown stage(s) {sorted(unknown)}; the stages are {keys}")
+    todo = list(wanted)
+    while todo:
+        for need in NEEDS.get(todo.pop(), []):
+            if need not in wanted:
+                wanted.add(need)
+                todo.append(need)
+    return [key for key in keys if key in wanted]
 
 
 # --------------------------------------------------------------------------------------- environment
@@ -811,7 +863,6 @@ def machine() -> dict:
         "memory_gb": round(psutil.virtual_memory().total / 1024**3, 1),
         "cpu": model,
         "os": platform.platform(),
-        "load_avg_1m_at_start": round(os.getloadavg()[0], 2),
     }
 
 
@@ -866,22 +917,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("--no-readme", action="store_true", help="don't update README's Performance section")
     parser.add_argument("--keep-work", action="store_true", help="keep the local work folder (logs, CSV)")
+    parser.add_argument(
+        "--only", default=os.environ.get("BENCH_STAGES") or None, help="comma-separated stages (and what they need)"
+    )
     args = parser.parse_args(argv)
     if args.rows < SMALL_ROWS:
         parser.error(f"--rows must be >= {SMALL_ROWS}")
+    try:
+        run_keys = selected_stages(args.only)
+    except ValueError as exc:
+        parser.error(str(exc))
 
     began = time.monotonic()
     started_at = datetime.now(UTC)
     dag_env = dict(os.environ)  # `airflow dags test` runs in the Makefile's environment, as `make run`
     os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"  # this CLI prints its own progress lines
     run_id = f"bench-{started_at:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:4]}"
+    load_at_start = round(os.getloadavg()[0], 2)
     kafka, hdfs_conf, hdfs = connect()
     work = Path(tempfile.mkdtemp(prefix=f"{run_id}-"))
     ctx = Context(run_id, args.rows, work, kafka, hdfs_conf, hdfs, dag_env)
     ctx.results["rows"] = args.rows
     print(f"[bench] {run_id}: {args.rows:,} rows; logs in {work}", flush=True)
     try:
-        for number, label, stage in STAGES:
+        for key, number, label, stage in STAGES:
+            if key not in run_keys:
+                continue
             t = time.monotonic()
             progress(number, f"{label} ...")
             try:
@@ -893,16 +954,24 @@ def main(argv: list[str] | None = None) -> int:
                 traceback.print_exc(file=sys.stderr)
     finally:
         cleanup(ctx)
+    host = machine()
+    host["load_avg_1m_at_start"] = load_at_start
+    host["load_avg_1m_at_end"] = round(os.getloadavg()[0], 2)
     doc = report.build(
         ctx.results,
         {k: v for k, v in ctx.details.items() if k != "latency_histogram_ms"},
         ctx.errors,
-        machine=machine(),
+        machine=host,
         versions=versions(),
         started_at=started_at,
         seconds=time.monotonic() - began,
         run_id=run_id,
     )
+    if args.only:  # a partial run is for tuning: it never replaces the published results
+        print(report.markdown_table(doc))
+        print(json.dumps(doc["details"], indent=1, default=str)[:8000])
+        print(f"[bench] partial run (--only {args.only}): results not written; logs in {work}", flush=True)
+        return 1 if ctx.errors else 0
     written = report.write(doc, args.results_dir, ctx.details.get("latency_histogram_ms"))
     if not args.no_readme:
         report.update_readme(PROJECT_ROOT / "README.md", doc)

@@ -16,6 +16,7 @@ from typing import Any
 
 from include.connections import HdfsSettings, KafkaSettings
 from include.kafka_topics import dlq_topic, validate_topic_name
+from include.spark_cds import driver_java_options
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 JOBS_DIR = PROJECT_ROOT / "jobs"
@@ -29,6 +30,8 @@ STARTING_OFFSETS = ("earliest", "latest")
 CHECKPOINT_ROOT = "checkpoints"  # under the HDFS user's home
 
 # Spark settings for a 2-core machine (see `make bench`); a cluster's spark_default may override master.
+DRIVER_JAVA_OPTIONS = "-XX:+UseG1GC -XX:+ExitOnOutOfMemoryError"
+
 SPARK_CONF = {
     "spark.sql.shuffle.partitions": "2",
     "spark.default.parallelism": "2",
@@ -36,7 +39,8 @@ SPARK_CONF = {
     "spark.ui.showConsoleProgress": "false",
     "spark.ui.enabled": "false",
     "spark.sql.streaming.stopGracefullyOnShutdown": "true",
-    "spark.driver.extraJavaOptions": "-XX:+UseG1GC -XX:+ExitOnOutOfMemoryError",
+    # + the class-data-sharing archive `make setup` builds (include/spark_cds.py): half the start-up CPU
+    "spark.driver.extraJavaOptions": driver_java_options(DRIVER_JAVA_OPTIONS),
     # Closing an HDFS file races the DataNode's report of its last block; when the NameNode answers "not
     # complete yet", the client sleeps 400 ms before asking again (NameNode log: "is COMMITTED but not
     # COMPLETE"). Every micro-batch closes 3-4 files (offsets, data, sink log, commits), so that sleep was the

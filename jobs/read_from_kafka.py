@@ -38,6 +38,9 @@ CONSUMER_OPTIONS = {
     "kafkaConsumer.pollTimeoutMs": "20000",
     "fetchOffset.numRetries": "2",
     "fetchOffset.retryIntervalMs": "1000",
+    # A backlog larger than this per Kafka partition is read by several Spark tasks in parallel (a 1-partition
+    # topic would otherwise be read by one core); small micro-batches stay one task (and one Parquet file).
+    "maxRecordsPerPartition": "250000",
 }
 
 SINK_COLUMNS = ("key", "value", "topic", "partition", "offset", "timestamp", "topic_id")

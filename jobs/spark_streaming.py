@@ -101,7 +101,23 @@ def run_queries(queries: list[StreamingQuery], args: argparse.Namespace) -> None
                 f"streaming query {query.name} failed (Kafka broker(s) {args.bootstrap_servers}, "
                 f"checkpoint {args.checkpoint}): {query.exception()}"
             )
+        for progress in query.recentProgress:  # one line per micro-batch: rows and where the time went
+            log.info("batch progress: %s", batch_progress(progress))
         log.info("query %s finished; last progress: %s", query.name, _short_progress(query))
+
+
+def batch_progress(progress: dict) -> str:
+    """A micro-batch's progress as one JSON line: query, batch id, rows, and durations in ms (addBatch is the
+    time the batch's tasks took: reading, transforming, writing)."""
+    return json.dumps(
+        {
+            "query": progress.get("name"),
+            "batchId": progress.get("batchId"),
+            "numInputRows": progress.get("numInputRows"),
+            "durationMs": progress.get("durationMs"),
+        },
+        sort_keys=True,
+    )
 
 
 def _short_progress(query: StreamingQuery) -> str:

@@ -96,3 +96,30 @@ def test_generated_players_are_deterministic_unicode_and_all_valid(tmp_path):
     assert (len(players), dead) == (2_000, [])
     assert first.rows == 2_000
     assert first.avg_row_bytes == pytest.approx((len(data) - len(b"name;age\n") - 2_000) / 2_000)
+
+
+def test_bench_stage_selection_adds_what_a_stage_needs_and_keeps_the_order():
+    from bench.run import selected_stages
+
+    assert selected_stages("read") == ["prepare", "write", "read"]
+    assert selected_stages("memory,ceiling") == ["prepare", "ceiling", "write", "read", "memory"]
+    assert selected_stages(None)[0] == "prepare" and selected_stages(None)[-1] == "memory"
+    with pytest.raises(ValueError, match="unknown stage"):
+        selected_stages("read,nope")
+
+
+def test_batch_progress_lines_are_read_from_the_job_output_per_query():
+    from bench.run import batch_progress_lines
+
+    output = "\n".join(
+        [
+            "26/11/25 INFO noise",
+            '2026 INFO jobs batch progress: {"batchId": 0, "durationMs": {"addBatch": 900}, "numInputRows": 7, '
+            '"query": "archive:t"}',
+            '2026 INFO jobs batch progress: {"batchId": 0, "durationMs": {"addBatch": 5}, "numInputRows": 7, '
+            '"query": "console:t"}',
+        ]
+    )
+    assert batch_progress_lines(output, "archive:") == [
+        {"batchId": 0, "durationMs": {"addBatch": 900}, "numInputRows": 7, "query": "archive:t"}
+    ]
