@@ -24,6 +24,12 @@ export SPARK_LOCAL_IP := 127.0.0.1
 export AIRFLOW_CONN_KAFKA_DEFAULT ?= {"conn_type": "kafka", "extra": {"bootstrap.servers": "localhost:9092"}}
 export AIRFLOW_CONN_WEBHDFS_DEFAULT ?= {"conn_type": "webhdfs", "host": "localhost", "port": 9870, "login": "$(HDFS_USER)", "extra": {"hdfs_uri": "hdfs://localhost:8020"}}
 export AIRFLOW_CONN_SPARK_DEFAULT ?= {"conn_type": "spark", "host": "local[*]", "extra": {"deploy-mode": "client", "spark-binary": "spark-submit"}}
+# The secure Kafka listener (SASL_SSL localhost:9093, ACLs): on unless `make up SECURE=0`. Its connections
+# kafka_secure_admin / _writer / _reader come from this backend, which reads the 0600 secrets file under .stack/
+# (no password here, in the environment or on any command line).
+SECURE ?= 1
+export KAFKA_SECURE := $(SECURE)
+export AIRFLOW__SECRETS__BACKEND ?= include.secrets_backend.LocalKafkaSecretsBackend
 
 DAG ?= write_to_kafka
 CONF ?= {}
@@ -38,7 +44,7 @@ help: ## list the targets
 setup: ## install what is missing: Debian packages, .venv, the stack's jars, Airflow's database
 	@bash scripts/setup.sh
 
-up: setup ## start Kafka (localhost:9092) and HDFS (WebHDFS localhost:9870); harmless when already up
+up: setup ## start Kafka (localhost:9092, SASL_SSL 9093 unless SECURE=0) and HDFS (WebHDFS 9870); harmless when up
 	@$(PY) -m include.stack up
 
 down: ## stop the services this project started (by PID file)

@@ -16,6 +16,11 @@ console can't give: everything read is kept, exactly once, and checked.
 6. **verify_sink**: every message up to the recorded offsets (from where the query started) is in the
    archive exactly once, with its key and value, keyed by (partition, offset).
 
+Connections: the Spark job reads as `kafka_conn_id`; `create_topic`, `produce_messages`, `record_offsets` and
+`verify_sink` use `kafka_admin_conn_id` (default: the same). On the secure listener:
+`kafka_conn_id=kafka_secure_reader`, `kafka_admin_conn_id=kafka_secure_admin`; `create_topic` also checks that
+the reader may read the topic.
+
 Runs hourly, and whenever `write_to_kafka` has written the default topic (asset `kafka://localhost:9092/kafka-new-topic`).
 """
 
@@ -25,10 +30,10 @@ from datetime import timedelta
 
 import pendulum
 from airflow.providers.apache.kafka.operators.produce import ProduceToTopicOperator
-from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.sdk import Asset, Param, dag, task
 from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
+from kafka_spark_submit import KafkaSparkSubmitOperator
 
 from include.run_plan import DEFAULT_BOOTSTRAP, DEFAULT_TOPIC, SPARK_CONF, SPARK_JOB_TIMEOUT, topic_asset_uri
 
@@ -85,24 +90,40 @@ def _plan(field: str) -> str:
             type="boolean",
             description="Fail when offsets the query still needed are gone (deleted topic, retention).",
         ),
+        "kafka_conn_id": Param(
+            "kafka_default",
+            type="string",
+            minLength=1,
+            description="Kafka connection the Spark job reads with, e.g. kafka_secure_reader (SASL_SSL, may only "
+            "read its topics).",
+        ),
+        "kafka_admin_conn_id": Param(
+            "",
+            type="string",
+            description="Kafka connection that creates the topic, produces `messages` and verifies, e.g. "
+            "kafka_secure_admin. Empty: kafka_conn_id.",
+        ),
     },
 )
 def read_from_kafka():
     @task
     def validate_params(params=None) -> dict:
         from include.connections import hdfs_settings, kafka_settings
-        from include.run_plan import plan_read
+        from include.run_plan import kafka_conn_ids, plan_read
 
-        return plan_read(dict(params), kafka_settings(), hdfs_settings())
+        return plan_read(dict(params), kafka_settings(kafka_conn_ids(params)["kafka_conn_id"]), hdfs_settings())
 
     @task(retries=0)
     def create_topic(plan: dict) -> dict:
+        """The topic exists (created by the admin connection), and the job's principal may read it."""
         from include.connections import kafka_settings
-        from include.kafka_topics import check_broker, ensure_topic
+        from include.kafka_topics import check_broker, ensure_topic, require_operations
 
-        config = kafka_settings().config
+        config = kafka_settings(plan["kafka_admin_conn_id"]).config
         check_broker(config)
         state = ensure_topic(config, plan["topic"], partitions=None, replication_factor=None)
+        reader = kafka_settings(plan["kafka_conn_id"]).config
+        require_operations(reader, [plan["topic"]], ["DESCRIBE", "READ"], plan["kafka_conn_id"])
         return {"partitions": state.partitions, "created": state.created}
 
     @task.branch
@@ -114,7 +135,7 @@ def read_from_kafka():
         from include import hdfs_files, kafka_topics, verification
         from include.connections import hdfs_settings, kafka_settings
 
-        config = kafka_settings().config
+        config = kafka_settings(plan["kafka_admin_conn_id"]).config
         kafka_topics.check_broker(config)
         kafka_topics.require_topic(config, plan["topic"])
         return verification.record_read_offsets(config, hdfs_files.client(hdfs_settings()), plan)
@@ -124,7 +145,7 @@ def read_from_kafka():
         from include import hdfs_files, kafka_topics, verification
         from include.connections import hdfs_settings, kafka_settings
 
-        config = kafka_settings().config
+        config = kafka_settings(plan["kafka_admin_conn_id"]).config
         kafka_topics.check_broker(config)
         return verification.verify_read(config, hdfs_files.client(hdfs_settings()), plan, recorded)
 
@@ -133,7 +154,7 @@ def read_from_kafka():
     branch = check_messages(plan)
     produce_messages = ProduceToTopicOperator(
         task_id="produce_messages",
-        kafka_config_id="kafka_default",
+        kafka_config_id=_plan("kafka_admin_conn_id"),
         topic=_plan("topic"),
         producer_function="include.kafka_messages.unkeyed",
         producer_function_args=[_plan("messages")],
@@ -142,9 +163,10 @@ def read_from_kafka():
         retries=0,
     )
     recorded = record_offsets(plan)
-    submit_read_job = SparkSubmitOperator(
+    submit_read_job = KafkaSparkSubmitOperator(
         task_id="submit_read_job",
         conn_id="spark_default",
+        kafka_conn_id=_plan("kafka_conn_id"),
         application=_plan("application"),
         py_files=_plan("py_files"),
         jars=_plan("jars"),

@@ -12,9 +12,14 @@ The tutorial's `hadoop fs -put players.csv testdir/` and `write_to_kafka.py`, as
 4. **record_offsets**: the end offsets of both topics and the query's last checkpointed batch.
 5. **submit_write_job**: `jobs/write_to_kafka.py` on Spark: every new file in `hdfs_dir` -> valid rows to
    `topic` (key = name, value = age), bad rows to `<topic>.dlq` as JSON with file, line, raw line and reason.
-6. **verify_messages**: an independent consumer reads both topics from the recorded offsets and checks that
-   exactly the rows of the files this run consumed arrived (duplicates are reported; they fail the run only
-   with `fail_on_duplicates`). On success the topic's asset is updated, which schedules `read_from_kafka`.
+6. **verify_messages**: an independent consumer (connection `kafka_admin_conn_id`) reads both topics from the
+   recorded offsets and checks that exactly the rows of the files this run consumed arrived (duplicates are
+   reported; they fail the run only with `fail_on_duplicates`). On success the topic's asset is updated, which
+   schedules `read_from_kafka`.
+
+Connections: the Spark job writes as `kafka_conn_id`; `create_topic`, `record_offsets` and `verify_messages`
+use `kafka_admin_conn_id` (default: the same). On the secure listener: `kafka_conn_id=kafka_secure_writer`,
+`kafka_admin_conn_id=kafka_secure_admin`; `create_topic` also checks that the writer may write both topics.
 
 Rules for rows, and what each failure looks like: see the project README.
 """
@@ -24,9 +29,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.sdk import AssetAlias, Param, dag, task
 from expected_messages import ExpectedMessagesSensor
+from kafka_spark_submit import KafkaSparkSubmitOperator
 
 from include.run_plan import DEFAULT_PLAYERS_CSV, DEFAULT_TOPIC, SPARK_CONF, SPARK_JOB_TIMEOUT
 
@@ -81,27 +86,41 @@ def _plan(field: str) -> str:
         "fail_on_duplicates": Param(
             False, type="boolean", description="Fail verification when a message arrived more than once."
         ),
+        "kafka_conn_id": Param(
+            "kafka_default",
+            type="string",
+            minLength=1,
+            description="Kafka connection the Spark job writes with, e.g. kafka_secure_writer (SASL_SSL, may only "
+            "write its topics).",
+        ),
+        "kafka_admin_conn_id": Param(
+            "",
+            type="string",
+            description="Kafka connection that creates the topics and verifies (reads) them, e.g. kafka_secure_admin. "
+            "Empty: kafka_conn_id.",
+        ),
     },
 )
 def write_to_kafka():
     @task
     def validate_params(params=None) -> dict:
         from include.connections import hdfs_settings, kafka_settings
-        from include.run_plan import plan_write
+        from include.run_plan import kafka_conn_ids, plan_write
 
-        return plan_write(dict(params), kafka_settings(), hdfs_settings())
+        return plan_write(dict(params), kafka_settings(kafka_conn_ids(params)["kafka_conn_id"]), hdfs_settings())
 
     @task(retries=0)
     def create_topic(plan: dict) -> dict:
+        """Both topics exist (created by the admin connection), and the job's principal may write them."""
         from include.connections import kafka_settings
-        from include.kafka_topics import check_broker, ensure_topic
+        from include.kafka_topics import check_broker, ensure_topic, require_operations
 
-        config = kafka_settings().config
+        config = kafka_settings(plan["kafka_admin_conn_id"]).config
         check_broker(config)
-        states = [
-            ensure_topic(config, name, plan["partitions"], plan["replication_factor"])
-            for name in (plan["topic"], plan["dlq_topic"])
-        ]
+        topics = (plan["topic"], plan["dlq_topic"])
+        states = [ensure_topic(config, name, plan["partitions"], plan["replication_factor"]) for name in topics]
+        writer = kafka_settings(plan["kafka_conn_id"]).config
+        require_operations(writer, list(topics), ["DESCRIBE", "WRITE"], plan["kafka_conn_id"])
         return {s.name: {"partitions": s.partitions, "created": s.created} for s in states}
 
     @task(retries=0)
@@ -119,7 +138,7 @@ def write_to_kafka():
         from include import hdfs_files, kafka_topics, spark_metadata
         from include.connections import hdfs_settings, kafka_settings
 
-        config = kafka_settings().config
+        config = kafka_settings(plan["kafka_admin_conn_id"]).config
         hdfs = hdfs_files.client(hdfs_settings())
         return {
             "offsets": {t: kafka_topics.end_offsets(config, t) for t in (plan["topic"], plan["dlq_topic"])},
@@ -131,9 +150,10 @@ def write_to_kafka():
     ingested = ingest_players_csv(plan)
     recorded = record_offsets(plan)
 
-    submit_write_job = SparkSubmitOperator(
+    submit_write_job = KafkaSparkSubmitOperator(
         task_id="submit_write_job",
         conn_id="spark_default",
+        kafka_conn_id=_plan("kafka_conn_id"),
         application=_plan("application"),
         py_files=_plan("py_files"),
         jars=_plan("jars"),
@@ -149,6 +169,7 @@ def write_to_kafka():
         plan=plan,
         recorded=recorded,
         fail_on_duplicates="{{ params.fail_on_duplicates }}",
+        kafka_conn_id=_plan("kafka_admin_conn_id"),
         timeout=300,
         # the check is idempotent (same recorded offsets, same files); one retry also covers a scheduler race
         # that can fail a sensor resuming from the triggerer (seen with Airflow 3.3.2 under `make ui`)

@@ -2,6 +2,7 @@
 
 - ``kafka_default`` (type kafka): ``extra`` is the client configuration (``bootstrap.servers`` and, on a
   secured cluster, ``security.protocol``/``sasl.*``), passed to confluent-kafka and to Spark as ``kafka.*``.
+  ``kafka_secure_admin`` / ``_writer`` / ``_reader``: the local SASL_SSL principals (include/kafka_security.py).
 - ``webhdfs_default`` (type webhdfs): host (comma-separated NameNodes allowed), port (9870), login (the HDFS
   user); ``extra.hdfs_uri`` is the filesystem Spark uses (default ``hdfs://<first host>:8020``).
 - ``spark_default`` (type spark): used by SparkSubmitOperator itself.
@@ -40,10 +41,17 @@ class HdfsSettings:
 def kafka_settings(conn_id: str = KAFKA_CONN_ID) -> KafkaSettings:
     from airflow.sdk import BaseHook
 
-    conn = BaseHook.get_connection(conn_id)
+    return kafka_settings_from(BaseHook.get_connection(conn_id), conn_id)
+
+
+def kafka_settings_from(conn, conn_id: str) -> KafkaSettings:
+    """The client config of a kafka connection; its secrets (sasl.password, ...) are masked in every log."""
+    from include.kafka_security import mask_config_secrets
+
     config = {str(k): str(v) for k, v in (conn.extra_dejson or {}).items()}
     if "bootstrap.servers" not in config:
         raise ValueError(f"Airflow connection {conn_id!r} has no 'bootstrap.servers' in its extra")
+    mask_config_secrets(config)
     return KafkaSettings(config=config)
 
 

@@ -28,6 +28,66 @@ class TopicMismatch(RuntimeError):
     """A topic exists with a layout other than the one asked for."""
 
 
+class KafkaAccessDenied(PermissionError):
+    """The connection's principal lacks a permission; the message names the principal, the operation and the fix."""
+
+
+class TopicAccessDenied(RuntimeError):
+    """Metadata of a topic was refused (no DESCRIBE)."""
+
+
+# Kafka error codes of an authorization failure (TOPIC_, GROUP_, CLUSTER_AUTHORIZATION_FAILED)
+AUTHORIZATION_FAILED = (29, 30, 31)
+
+
+def _principal(config: dict[str, str]) -> str:
+    from include.kafka_security import principal
+
+    return principal(config)
+
+
+def require_operations(
+    config: dict[str, str], topics: list[str], operations: list[str], conn_id: str, timeout: float = DEFAULT_TIMEOUT_S
+) -> None:
+    """Fail unless the connection's principal may do ``operations`` (e.g. WRITE, DESCRIBE) on every topic.
+
+    Asks the broker which operations this principal is authorized for (DescribeTopics with authorized
+    operations), so that a missing ACL fails the run before Spark starts, with a message that says what to grant.
+    """
+    from confluent_kafka import KafkaException, TopicCollection
+    from confluent_kafka.admin import AdminClient
+
+    who = _principal(config)
+    admin = AdminClient(_quiet(config))
+    futures = admin.describe_topics(
+        TopicCollection(topics), request_timeout=timeout, include_authorized_operations=True
+    )
+    role = "--writer" if "WRITE" in operations else "--reader"
+    for topic in topics:
+        try:
+            description = futures[topic].result(timeout=timeout)
+        except KafkaException as exc:
+            err = exc.args[0] if exc.args else None
+            if getattr(err, "code", lambda: None)() in AUTHORIZATION_FAILED:
+                raise KafkaAccessDenied(
+                    f"{who} (connection {conn_id!r}) may not DESCRIBE topic {topic!r} on "
+                    f"{config['bootstrap.servers']}, "
+                    f"so it may not {'/'.join(operations)} it either. An admin can grant it: "
+                    f"python -m include.kafka_acl grant {role} {topic}"
+                ) from exc
+            raise
+        granted = {getattr(op, "name", str(op)) for op in (description.authorized_operations or [])}
+        if "ALL" in granted:
+            continue
+        missing = [op for op in operations if op not in granted]
+        if missing:
+            raise KafkaAccessDenied(
+                f"{who} (connection {conn_id!r}) lacks {', '.join(missing)} on topic {topic!r} at "
+                f"{config['bootstrap.servers']} (it has: {', '.join(sorted(granted)) or 'nothing'}). An admin can "
+                f"grant it: python -m include.kafka_acl grant {role} {topic}"
+            )
+
+
 def dlq_topic(topic: str) -> str:
     return f"{topic}{DLQ_SUFFIX}"
 
@@ -120,7 +180,13 @@ def ensure_topic(
     if replication_factor is not None and replication_factor < 1:
         raise ValueError(f"replication_factor must be >= 1, got {replication_factor}")
     admin = AdminClient(_quiet(config))
-    existing = describe_topic(admin, topic, timeout)
+    try:
+        existing = describe_topic(admin, topic, timeout)
+    except TopicAccessDenied as exc:
+        raise KafkaAccessDenied(
+            f"{_principal(config)} may not DESCRIBE (nor CREATE) topic {topic!r} on {config['bootstrap.servers']}: "
+            "create topics with an admin connection (param kafka_admin_conn_id, e.g. kafka_secure_admin)"
+        ) from exc
     created = False
     if existing is None:
         futures = admin.create_topics(
@@ -132,6 +198,12 @@ def ensure_topic(
             created = True
         except KafkaException as exc:
             err = exc.args[0] if exc.args else None
+            if isinstance(err, KafkaError) and err.code() in AUTHORIZATION_FAILED:
+                raise KafkaAccessDenied(
+                    f"{_principal(config)} may not CREATE topic {topic!r} on {config['bootstrap.servers']} "
+                    f"({err.str()}): create topics with an admin connection (param kafka_admin_conn_id, "
+                    "e.g. kafka_secure_admin)"
+                ) from exc
             if not (isinstance(err, KafkaError) and err.code() == KafkaError.TOPIC_ALREADY_EXISTS):
                 raise RuntimeError(f"could not create topic {topic!r} on {config['bootstrap.servers']}: {exc}") from exc
         existing = _wait_for_topic(admin, topic, timeout)
@@ -162,6 +234,8 @@ def describe_topic(admin, topic: str, timeout: float) -> tuple[int, int] | None:
     info = metadata.topics.get(topic)
     if info is None or (info.error is not None and info.error.code() in (3,)):  # UNKNOWN_TOPIC_OR_PART
         return None
+    if info.error is not None and info.error.code() in AUTHORIZATION_FAILED:
+        raise TopicAccessDenied(f"metadata for topic {topic!r}: {info.error}")
     if info.error is not None:
         raise RuntimeError(f"metadata for topic {topic!r}: {info.error}")
     parts = info.partitions

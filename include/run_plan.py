@@ -28,6 +28,7 @@ DEFAULT_BOOTSTRAP = "localhost:9092"
 TRIGGERS = ("availableNow", "processingTime")
 STARTING_OFFSETS = ("earliest", "latest")
 CHECKPOINT_ROOT = "checkpoints"  # under the HDFS user's home
+KAFKA_CONN_ID = "kafka_default"
 
 # Spark settings for a 2-core machine (see `make bench`); a cluster's spark_default may override master.
 DRIVER_JAVA_OPTIONS = "-XX:+UseG1GC -XX:+ExitOnOutOfMemoryError"
@@ -48,6 +49,12 @@ SPARK_CONF = {
     # before giving up (the defaults, 400 ms x 5 tries, gave up after ~12 s).
     "spark.hadoop.dfs.client.block.write.locateFollowingBlock.initial.delay.ms": "20",
     "spark.hadoop.dfs.client.block.write.locateFollowingBlock.retries": "12",
+    # Kafka credentials never reach Spark's configuration (the job reads them from a 0600 file and sets them as
+    # source/sink options in memory); should one be set anyway, the UI, event log and plan strings redact it.
+    # ("s[e]cret", "p[a]ssword": the same regex, but the words themselves in a --conf value make the Spark
+    # provider mask the next word of the logged command.)
+    "spark.redaction.regex": "(?i)s[e]cret|p[a]ssword|token|access[.]?key|sasl|jaas|credential",
+    "spark.sql.redaction.options.regex": "(?i)url|s[e]cret|p[a]ssword|token|sasl|jaas|credential",
 }
 
 
@@ -126,6 +133,18 @@ def _trigger_args(trigger: dict[str, Any]) -> list[str]:
     return args
 
 
+def kafka_conn_ids(params: dict) -> dict[str, str]:
+    """kafka_conn_id: what the Spark job connects as (e.g. kafka_secure_writer / kafka_secure_reader).
+    kafka_admin_conn_id: what creates the topic, produces the read DAG's messages and verifies (default: the
+    same connection; with the secure principals, kafka_secure_admin)."""
+    conn_id = params.get("kafka_conn_id") or KAFKA_CONN_ID
+    admin = params.get("kafka_admin_conn_id") or conn_id
+    for name, value in (("kafka_conn_id", conn_id), ("kafka_admin_conn_id", admin)):
+        if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_.-]{1,250}", value):
+            raise ValueError(f"{name} must be an Airflow connection id, got {value!r}")
+    return {"kafka_conn_id": conn_id, "kafka_admin_conn_id": admin}
+
+
 def spark_submit_fields(job: str) -> dict[str, str]:
     """What both SparkSubmitOperators need besides application_args."""
     return {
@@ -173,6 +192,7 @@ def plan_write(params: dict, kafka: KafkaSettings, hdfs: HdfsSettings) -> dict[s
         "job_args": job_args,
         "hdfs_user": hdfs.user,
         "asset_uri": topic_asset_uri(kafka.bootstrap_servers, topic),
+        **kafka_conn_ids(params),
         **spark_submit_fields("write_to_kafka"),
     }
 
@@ -215,5 +235,6 @@ def plan_read(params: dict, kafka: KafkaSettings, hdfs: HdfsSettings) -> dict[st
         **trigger,
         "job_args": job_args,
         "hdfs_user": hdfs.user,
+        **kafka_conn_ids(params),
         **spark_submit_fields("read_from_kafka"),
     }

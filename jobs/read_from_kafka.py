@@ -19,10 +19,12 @@ import logging
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from spark_streaming import (
+    add_kafka_client_arg,
     add_trigger_args,
     build_session,
     check_trigger_args,
     guard_checkpoint,
+    kafka_client_options,
     run_queries,
     setup_logging,
     with_trigger,
@@ -42,6 +44,10 @@ CONSUMER_OPTIONS = {
     # topic would otherwise be read by one core); small micro-batches stay one task (and one Parquet file).
     "maxRecordsPerPartition": "250000",
 }
+
+# The consumers' group ids start with this, so that a Kafka ACL can grant the reader exactly these groups
+# (include/kafka_security.py SPARK_GROUP_ID_PREFIX; Spark's default is spark-kafka-source-<uuid>).
+GROUP_ID_PREFIX = "kafka-spark-airflow-spark"
 
 SINK_COLUMNS = ("key", "value", "topic", "partition", "offset", "timestamp", "topic_id")
 
@@ -74,6 +80,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-offsets-per-trigger", type=int, default=0, help="0 = no limit")
     parser.add_argument("--console-rows", type=int, default=50, help="rows printed per batch on the console")
     parser.add_argument("--no-console", action="store_true", help="archive only (no console query)")
+    add_kafka_client_arg(parser)
     add_trigger_args(parser)
     args = parser.parse_args(argv)
     check_trigger_args(parser, args)
@@ -88,6 +95,8 @@ def kafka_stream(spark, args: argparse.Namespace) -> DataFrame:
         .option("startingOffsets", args.starting_offsets)
         .option("failOnDataLoss", args.fail_on_data_loss)
         .options(**CONSUMER_OPTIONS)
+        .option("groupIdPrefix", GROUP_ID_PREFIX)
+        .options(**kafka_client_options(args.kafka_client_config))
     )
     if args.max_offsets_per_trigger > 0:
         reader = reader.option("maxOffsetsPerTrigger", args.max_offsets_per_trigger)

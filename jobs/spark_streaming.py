@@ -39,6 +39,26 @@ def add_trigger_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run-seconds", type=float, default=60.0, help="processingTime: how long the query runs")
 
 
+def add_kafka_client_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--kafka-client-config",
+        help="JSON file (mode 0600) of Kafka client security settings (security.protocol, sasl.jaas.config, "
+        "ssl.truststore.*): read here and set as options in memory, so no secret is on the command line",
+    )
+
+
+def kafka_client_options(path: str | None) -> dict[str, str]:
+    """The security options of the Kafka source/sink (``kafka.``-prefixed), from the file given by path."""
+    if not path:
+        return {}
+    mode = os.stat(path).st_mode
+    if mode & 0o077:
+        raise SystemExit(f"--kafka-client-config {path} is readable by others (mode {oct(mode & 0o777)}): use 0600")
+    with open(path) as handle:
+        options = json.load(handle)
+    return {f"kafka.{key}": str(value) for key, value in options.items()}
+
+
 def check_trigger_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     if args.interval_seconds <= 0:
         parser.error(f"--interval-seconds must be > 0, got {args.interval_seconds}")

@@ -20,10 +20,12 @@ import logging
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from spark_streaming import (
+    add_kafka_client_arg,
     add_trigger_args,
     build_session,
     check_trigger_args,
     guard_checkpoint,
+    kafka_client_options,
     run_queries,
     setup_logging,
     with_trigger,
@@ -143,6 +145,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--dlq-topic", help="dead-letter topic (default: <topic>.dlq)")
     parser.add_argument("--bootstrap-servers", required=True)
     parser.add_argument("--max-files-per-trigger", type=int, default=0, help="0 = no limit")
+    add_kafka_client_arg(parser)
     add_trigger_args(parser)
     args = parser.parse_args(argv)
     check_trigger_args(parser, args)
@@ -163,7 +166,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.max_files_per_trigger > 0:
         reader = reader.option("maxFilesPerTrigger", args.max_files_per_trigger)
     files = reader.load(args.source_dir).select("path", "content")
-    kafka_options = {"kafka.bootstrap.servers": args.bootstrap_servers, **PRODUCER_OPTIONS}
+    kafka_options = {
+        "kafka.bootstrap.servers": args.bootstrap_servers,
+        **PRODUCER_OPTIONS,
+        **kafka_client_options(args.kafka_client_config),
+    }
     totals = {"rows_in": 0, "valid": 0, "dead_lettered": 0, "files": 0}
 
     def write_batch(batch: DataFrame, batch_id: int) -> None:

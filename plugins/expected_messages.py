@@ -50,16 +50,19 @@ def run_write_verification(kafka_config: dict, hdfs: dict, plan: dict, recorded:
 
 
 class ExpectedMessagesTrigger(BaseTrigger):
-    def __init__(self, kafka_config: dict, hdfs: dict, plan: dict, recorded: dict, timeout_s: float) -> None:
+    """Carries the Kafka connection's id, not its config: a trigger's arguments are stored in the metadata
+    database and printed in logs (its repr), and the config may hold a password."""
+
+    def __init__(self, kafka_conn_id: str, hdfs: dict, plan: dict, recorded: dict, timeout_s: float) -> None:
         super().__init__()
-        self.kafka_config, self.hdfs, self.plan, self.recorded = kafka_config, hdfs, plan, recorded
+        self.kafka_conn_id, self.hdfs, self.plan, self.recorded = kafka_conn_id, hdfs, plan, recorded
         self.timeout_s = timeout_s
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
             f"{__name__}.ExpectedMessagesTrigger",
             {
-                "kafka_config": self.kafka_config,
+                "kafka_conn_id": self.kafka_conn_id,
                 "hdfs": self.hdfs,
                 "plan": self.plan,
                 "recorded": self.recorded,
@@ -68,10 +71,16 @@ class ExpectedMessagesTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        from airflow.sdk import BaseHook
+
+        from include.connections import kafka_settings_from
+
         try:
+            conn = await BaseHook.aget_connection(self.kafka_conn_id)
+            kafka_config = kafka_settings_from(conn, self.kafka_conn_id).config
             summary = await asyncio.wait_for(
                 asyncio.to_thread(
-                    run_write_verification, self.kafka_config, self.hdfs, self.plan, self.recorded, self.timeout_s
+                    run_write_verification, kafka_config, self.hdfs, self.plan, self.recorded, self.timeout_s
                 ),
                 timeout=self.timeout_s + 60,
             )
@@ -88,7 +97,7 @@ class ExpectedMessagesSensor(BaseSensorOperator):
     :param fail_on_duplicates: duplicates (at-least-once re-writes) fail the task instead of being reported
     """
 
-    template_fields = ("plan", "recorded", "fail_on_duplicates")
+    template_fields = ("plan", "recorded", "fail_on_duplicates", "kafka_conn_id")
 
     def __init__(
         self,
@@ -124,7 +133,9 @@ class ExpectedMessagesSensor(BaseSensorOperator):
             summary = run_write_verification(kafka.config, hdfs_dict, self.plan, self.recorded, float(self.timeout))
             return self.execute_complete(context, {"status": "done", **summary})
         self.defer(
-            trigger=ExpectedMessagesTrigger(kafka.config, hdfs_dict, self.plan, self.recorded, float(self.timeout)),
+            trigger=ExpectedMessagesTrigger(
+                self.kafka_conn_id, hdfs_dict, self.plan, self.recorded, float(self.timeout)
+            ),
             method_name="execute_complete",
             timeout=timedelta(seconds=float(self.timeout) + 120),
         )

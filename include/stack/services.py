@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
 
+from include.stack import secure
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STACK_SRC = Path(__file__).resolve().parent
 CONF_SRC = STACK_SRC / "conf"
@@ -36,6 +38,8 @@ POM = STACK_SRC / "pom.xml"
 
 KAFKA_PORT = int(os.environ.get("KAFKA_PORT", "9092"))
 KAFKA_CONTROLLER_PORT = int(os.environ.get("KAFKA_CONTROLLER_PORT", "19092"))
+# SASL_SSL listener (SCRAM-SHA-512, ACLs), on unless KAFKA_SECURE=0 (make up SECURE=0); see include/stack/secure.py
+KAFKA_SECURE_PORT = int(os.environ.get("KAFKA_SECURE_PORT", "9093"))
 NAMENODE_RPC_PORT = 8020
 NAMENODE_HTTP_PORT = 9870
 DATANODE_PORT = 9866
@@ -77,6 +81,11 @@ KAFKA_TOOLS = {
 
 class StackError(RuntimeError):
     """A stack operation failed; the message says what and what to do."""
+
+
+def kafka_secure() -> bool:
+    """SECURE=1 (the default): the broker also listens with SASL_SSL on KAFKA_SECURE_PORT, with ACLs on."""
+    return os.environ.get("KAFKA_SECURE", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 def stack_dir() -> Path:
@@ -179,21 +188,40 @@ def java_bin() -> str:
 # ------------------------------------------------------------------------------------------ config
 
 
-def _render(template: str, dest: Path, **values: object) -> None:
+def _render(template: str, dest: Path, private: bool = False, **values: object) -> None:
     text = Template((CONF_SRC / template).read_text()).substitute({k: str(v) for k, v in values.items()})
     dest.parent.mkdir(parents=True, exist_ok=True)
-    dest.write_text(text)
+    if private:  # may hold a password: owner-only from the first byte
+        secure.write_private(dest, text)
+    else:
+        dest.write_text(text)
 
 
 def write_configs() -> None:
     root = stack_dir()
+    server_properties = root / "conf" / "kafka" / "server.properties"
     _render(
         "kafka-server.properties",
-        root / "conf" / "kafka" / "server.properties",
+        server_properties,
+        private=True,
         kafka_port=KAFKA_PORT,
         controller_port=KAFKA_CONTROLLER_PORT,
         data_dir=root / "data" / "kafka",
     )
+    if kafka_secure():
+        try:
+            data = secure.ensure_all(root)
+        except secure.SecureSetupError as exc:
+            raise StackError(str(exc)) from exc
+        overlay = Template((CONF_SRC / "kafka-server-secure.properties").read_text()).substitute(
+            kafka_port=KAFKA_PORT,
+            secure_port=KAFKA_SECURE_PORT,
+            controller_port=KAFKA_CONTROLLER_PORT,
+            keystore=secure.broker_keystore(root),
+            keystore_password=data["keystore_password"],
+            super_users="User:ANONYMOUS;User:admin",
+        )
+        secure.write_private(server_properties, server_properties.read_text() + "\n" + overlay)
     ports = dict(
         namenode_rpc_port=NAMENODE_RPC_PORT,
         namenode_http_port=NAMENODE_HTTP_PORT,
@@ -526,7 +554,7 @@ def services() -> list[Service]:
             name="kafka",
             main_class="kafka.Kafka",
             profile="kafka",
-            ports=[KAFKA_PORT, KAFKA_CONTROLLER_PORT],
+            ports=[KAFKA_PORT, KAFKA_CONTROLLER_PORT, *([KAFKA_SECURE_PORT] if kafka_secure() else [])],
             log_name="kafka.log",
             ready=kafka_metadata_ok,
             ready_what=f"broker answers metadata on localhost:{KAFKA_PORT}",
@@ -583,6 +611,30 @@ def up(names: list[str] | None = None) -> None:
         resolve_jars()
     for svc in select(names):
         print(svc.start(), flush=True)
+        if svc.name == "kafka" and kafka_secure():
+            ensure_kafka_security()
+
+
+def ensure_kafka_security() -> None:
+    """SCRAM users and default ACLs on the running broker (idempotent: also upgrades a broker whose storage
+    was formatted before the secure listener existed)."""
+    if port_owner(KAFKA_SECURE_PORT) is None:
+        print(
+            f"kafka: WARNING: the running broker has no SASL_SSL listener on localhost:{KAFKA_SECURE_PORT} "
+            "(started with SECURE=0 or before it existed); restart it to get one: "
+            "python -m include.stack down kafka && make up",
+            flush=True,
+        )
+        return
+    try:
+        from include import kafka_acl
+    except ImportError as exc:  # outside the venv
+        raise StackError(f"can't set up Kafka users and ACLs without the venv ({exc}): run 'make up'") from exc
+    try:
+        kafka_acl.setup(f"localhost:{KAFKA_PORT}")
+    except RuntimeError as exc:
+        raise StackError(f"kafka: creating SCRAM users and ACLs failed: {exc}") from exc
+    print(f"kafka: SASL_SSL on localhost:{KAFKA_SECURE_PORT}; users admin, writer, reader and ACLs in place")
 
 
 def down(names: list[str] | None = None) -> None:

@@ -1,0 +1,46 @@
+"""SparkSubmitOperator for a job that talks to Kafka, whose credentials never touch a command line.
+
+``KafkaSparkSubmitOperator(kafka_conn_id=...)`` resolves the Kafka connection when the task runs. For a secured
+connection (SASL/SSL), it writes the Java client's security settings (``sasl.jaas.config``, truststore) to a
+JSON file readable by this user only, in a fresh 0700 folder, passes the job ``--kafka-client-config <path>``,
+and deletes the file when spark-submit ends, whatever the outcome. So the password is not in spark-submit's
+argv (``ps``), not in ``--conf`` (Spark's UI, event log), not in ``env_vars`` (a rendered template field,
+stored and shown by Airflow), and not in the task log (the connection's secrets are also registered with
+Airflow's masker). A plaintext connection adds nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+
+
+class KafkaSparkSubmitOperator(SparkSubmitOperator):
+    template_fields = (*SparkSubmitOperator.template_fields, "kafka_conn_id")
+
+    def __init__(self, *, kafka_conn_id: str = "kafka_default", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.kafka_conn_id = kafka_conn_id
+
+    def execute(self, context: Any) -> None:
+        from include.connections import kafka_settings
+        from include.kafka_security import java_client_options, principal, private_client_file
+
+        config = kafka_settings(self.kafka_conn_id).config
+        options = java_client_options(config)
+        if not options:
+            return super().execute(context)
+        self.log.info(
+            "Kafka as %s over %s (connection %s): security settings passed in a 0600 file, not on the command line",
+            principal(config),
+            options["security.protocol"],
+            self.kafka_conn_id,
+        )
+        base_args = list(self.application_args or [])
+        with private_client_file(options) as path:
+            self.application_args = [*base_args, "--kafka-client-config", str(path)]
+            try:
+                return super().execute(context)
+            finally:
+                self.application_args = base_args
