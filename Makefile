@@ -9,21 +9,48 @@ HDFS_USER ?= $(shell id -un)
 # ---- one environment for Airflow, the jobs and the tests (connections included; no secrets here) ----------
 export PATH := $(VENV)/bin:$(PATH)
 export PYTHONPATH := $(ROOT)
-export AIRFLOW_HOME ?= $(ROOT)/.airflow
+AIRFLOW_HOME ?= $(ROOT)/.airflow
 export AIRFLOW__CORE__DAGS_FOLDER := $(ROOT)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER := $(ROOT)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__UNIT_TEST_MODE := False
-export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN ?= sqlite:///$(AIRFLOW_HOME)/airflow.db
 export AIRFLOW__CORE__EXECUTOR ?= LocalExecutor
 export AIRFLOW__CORE__PARALLELISM ?= 4
 export AIRFLOW__LOGGING__LOGGING_LEVEL ?= INFO
 export HADOOP_USER_NAME := $(HDFS_USER)
 # Spark binds to loopback only (it would pick the first network interface otherwise)
 export SPARK_LOCAL_IP := 127.0.0.1
+
+# ---- the profile: which stack `up/down/status` drive and where the connections point. The DAGs are the same. --
+#   single   one process per service: Kafka localhost:9092, HDFS localhost:8020/9870, Spark local[*]
+#   cluster  3 Kafka brokers (localhost:29092,29094,29096), NameNode localhost:28020/29870 + 2 DataNodes,
+#            Spark standalone spark://localhost:7077 (UI localhost:8180) + 2 workers; see include/stack/cluster.py
+PROFILE ?= single
+# make test-cluster is always about the cluster
+ifneq ($(filter test-cluster,$(MAKECMDGOALS)),)
+PROFILE := cluster
+endif
+ifeq ($(PROFILE),single)
+STACK := include.stack
 export AIRFLOW_CONN_KAFKA_DEFAULT ?= {"conn_type": "kafka", "extra": {"bootstrap.servers": "localhost:9092"}}
 export AIRFLOW_CONN_WEBHDFS_DEFAULT ?= {"conn_type": "webhdfs", "host": "localhost", "port": 9870, "login": "$(HDFS_USER)", "extra": {"hdfs_uri": "hdfs://localhost:8020"}}
 export AIRFLOW_CONN_SPARK_DEFAULT ?= {"conn_type": "spark", "host": "local[*]", "extra": {"deploy-mode": "client", "spark-binary": "spark-submit"}}
+else ifeq ($(PROFILE),cluster)
+STACK := include.stack.cluster
+# its own Airflow database, so that runs of both profiles never share one SQLite file
+AIRFLOW_HOME := $(ROOT)/.airflow/cluster
+export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN := sqlite:///$(AIRFLOW_HOME)/airflow.db
+export AIRFLOW_CONN_KAFKA_DEFAULT ?= {"conn_type": "kafka", "extra": {"bootstrap.servers": "localhost:29092,localhost:29094,localhost:29096"}}
+export AIRFLOW_CONN_WEBHDFS_DEFAULT ?= {"conn_type": "webhdfs", "host": "localhost", "port": 29870, "login": "$(HDFS_USER)", "extra": {"hdfs_uri": "hdfs://localhost:28020"}}
+export AIRFLOW_CONN_SPARK_DEFAULT ?= {"conn_type": "spark", "host": "spark://localhost:7077", "extra": {"deploy-mode": "client", "spark-binary": "spark-submit"}}
+# spark-submit's defaults for this cluster (executor size), as a cluster's gateway machine has them
+export SPARK_CONF_DIR ?= $(ROOT)/.stack/cluster/conf/spark
+else
+$(error PROFILE must be single or cluster, not '$(PROFILE)')
+endif
+export AIRFLOW_HOME
+export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN ?= sqlite:///$(AIRFLOW_HOME)/airflow.db
+
 # The secure Kafka listener (SASL_SSL localhost:9093, ACLs): on unless `make up SECURE=0`. Its connections
 # kafka_secure_admin / _writer / _reader come from this backend, which reads the 0600 secrets file under .stack/
 # (no password here, in the environment or on any command line).
@@ -36,7 +63,11 @@ CONF ?= {}
 PYTEST_ARGS ?=
 BENCH_ROWS ?= 1000000
 
-.PHONY: help setup up down status reset run demo ui ui-stop test test-unit test-integration test-faults lint format lock clean bench
+.PHONY: single-only help setup up down status reset run demo ui ui-stop test test-unit test-integration test-faults test-cluster lint format lock clean bench
+
+# demo, ui, test, test-faults and bench talk to the single-node stack's addresses (their tests and scripts)
+single-only:
+	@if [ "$(PROFILE)" != single ]; then echo "this target is for the single-node profile; on the cluster: make run PROFILE=cluster, make test-cluster" >&2; exit 2; fi
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -44,42 +75,46 @@ help: ## list the targets
 setup: ## install what is missing: Debian packages, .venv, the stack's jars, Airflow's database
 	@bash scripts/setup.sh
 
-up: setup ## start Kafka (localhost:9092, SASL_SSL 9093 unless SECURE=0) and HDFS (WebHDFS 9870); harmless when up
-	@$(PY) -m include.stack up
+up: setup ## start Kafka (localhost:9092, SASL_SSL 9093 unless SECURE=0) and HDFS (WebHDFS 9870); PROFILE=cluster: the cluster
+	@$(PY) -m $(STACK) up
 
-down: ## stop the services this project started (by PID file)
-	@if [ -x $(PY) ]; then $(PY) -m include.stack down; else python3 -m include.stack down; fi
+down: ## stop the services this project started (by PID file); PROFILE=cluster: the cluster's
+	@if [ -x $(PY) ]; then $(PY) -m $(STACK) down; else python3 -m $(STACK) down; fi
 
-status: ## show each service: up or down, PID, ports, log
-	@if [ -x $(PY) ]; then $(PY) -m include.stack status; else python3 -m include.stack status; fi
+status: ## show each service: up or down, PID, ports, log (PROFILE=cluster: also addresses, UIs, heaps)
+	@if [ -x $(PY) ]; then $(PY) -m $(STACK) status; else python3 -m $(STACK) status; fi
 
 reset: ## stop the stack and delete its data and logs (jars and .venv are kept)
-	@python3 -m include.stack reset
+	@python3 -m $(STACK) reset
 	@rm -rf $(AIRFLOW_HOME)
 
 run: up ## one DAG run: make run DAG=<dag_id> CONF='<json>' (airflow dags test; non-zero when the run fails)
 	@$(VENV)/bin/airflow dags test "$(DAG)" --conf '$(CONF)'
 
-demo: up ## the tutorial end to end: write players.csv to Kafka, then read the topic to HDFS, and show both
+demo: single-only up ## the tutorial end to end: write players.csv to Kafka, then read the topic to HDFS, and show both
 	@$(PY) -m include.demo
 
-ui: up ## Airflow UI on http://localhost:8080 + scheduler, dag-processor, triggerer (LocalExecutor); harmless when up
+ui: single-only up ## Airflow UI on http://localhost:8080 + scheduler, dag-processor, triggerer (LocalExecutor); harmless when up
 	@$(PY) -m include.ui start
 
 ui-stop: ## stop what 'make ui' started (by PID file and process group), within 60 s
 	@if [ -x $(PY) ]; then $(PY) -m include.ui stop; else python3 -m include.ui stop; fi
 
-test: up ## all tests, on the real stack (unit, DAG integrity, integration)
+test: single-only up ## all tests, on the real stack (unit, DAG integrity, integration)
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
-test-faults: up ## only the fault scenarios (kill -9, dead broker/DataNode, hostile rows, timeouts); part of make test
+test-faults: single-only up ## only the fault scenarios (kill -9, dead broker/DataNode, hostile rows, timeouts); part of make test
 	@$(PY) -m pytest tests/integration/test_faults.py $(PYTEST_ARGS)
 
 test-unit: setup ## pure tests only (no services)
 	@$(PY) -m pytest tests/unit tests/dags $(PYTEST_ARGS)
 
+test-cluster: up ## the DAGs on the cluster profile and the node losses they survive (~15 min; starts the cluster)
+	@start=$$(date +%s); $(PY) -m pytest tests/cluster $(PYTEST_ARGS); rc=$$?; \
+	  echo "test-cluster: pytest exit $$rc after $$(( $$(date +%s) - start ))s"; exit $$rc
 
-bench: up ## measure the pipeline against Kafka's own perf tools (~10 min, BENCH_ROWS=1000000): bench/results/
+
+bench: single-only up ## measure the pipeline against Kafka's own perf tools (~10 min, BENCH_ROWS=1000000): bench/results/
 	@$(PY) -m bench.run --rows $(BENCH_ROWS)
 
 lint: setup ## ruff check + format check
@@ -91,5 +126,7 @@ format: setup ## ruff fix + format
 lock: ## regenerate constraints.txt from the current .venv
 	@{ echo '# Generated by `make lock` (pip freeze of a working .venv). Do not edit by hand.'; $(PY) -m pip freeze --exclude-editable; } > constraints.txt
 
-clean: down ## stop the stack and remove everything generated (.venv, .stack, .airflow)
-	@rm -rf $(VENV) $(ROOT)/.stack $(AIRFLOW_HOME)
+clean: ## stop both profiles' services and remove everything generated (.venv, .stack, .airflow)
+	@$(MAKE) --no-print-directory down PROFILE=single
+	@$(MAKE) --no-print-directory down PROFILE=cluster
+	@rm -rf $(VENV) $(ROOT)/.stack $(ROOT)/.airflow $(AIRFLOW_HOME)

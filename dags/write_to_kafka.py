@@ -5,7 +5,9 @@ The tutorial's `hadoop fs -put players.csv testdir/` and `write_to_kafka.py`, as
 
 1. **validate_params**: every param checked (topic name, numbers, trigger) before anything starts.
 2. **create_topic**: `topic` and its dead-letter topic `<topic>.dlq` exist afterwards (idempotent; an
-   existing topic with another partition count or replication factor is an error).
+   existing topic with another partition count or replication factor is an error). The replication factor
+   defaults to the cluster's own `default.replication.factor`, and the topic's `min.insync.replicas` must
+   let a write with `acks=all` be acknowledged.
 3. **ingest_players_csv**: `source_csv` (a local file) is uploaded through WebHDFS into `hdfs_dir` under a
    name derived from its content, atomically (hidden temporary name, then rename). The same file again is
    a no-op; a changed file is a new file.
@@ -73,7 +75,13 @@ def _plan(field: str) -> str:
             description="HDFS landing directory the Spark query watches; relative paths are under /user/<user>.",
         ),
         "partitions": Param(1, type="integer", minimum=1, description="Partitions of the topic (and its .dlq)."),
-        "replication_factor": Param(1, type="integer", minimum=1, description="Replication factor of both topics."),
+        "replication_factor": Param(
+            None,
+            type=["null", "integer"],
+            minimum=1,
+            description="Replication factor of both topics; empty (null) = the cluster's default.replication.factor "
+            "(1 on the single-node stack, 3 on the cluster profile). An existing topic must have it.",
+        ),
         "trigger": Param(
             "availableNow",
             type="string",

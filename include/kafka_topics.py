@@ -18,6 +18,9 @@ log = logging.getLogger(__name__)
 TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 DLQ_SUFFIX = ".dlq"
 DEFAULT_TIMEOUT_S = 10.0
+# replication_factor of ensure_topic: the brokers' own default.replication.factor (what a user of a cluster
+# expects when they don't say), looked up on the cluster and required of an existing topic too
+CLUSTER_DEFAULT = "cluster-default"
 
 
 class KafkaUnreachable(RuntimeError):
@@ -157,19 +160,22 @@ class TopicState:
     partitions: int
     replication_factor: int
     created: bool
+    min_insync_replicas: int = 1
 
 
 def ensure_topic(
     config: dict[str, str],
     topic: str,
     partitions: int | None,
-    replication_factor: int | None,
+    replication_factor: int | str | None,
     timeout: float = 30.0,
 ) -> TopicState:
-    """Create ``topic`` if it does not exist; if it does, its partition count and RF must match.
+    """Create ``topic`` if it does not exist; if it does, its partition count and RF must match. Then check
+    that a write with acks=all can be acknowledged: the topic's min.insync.replicas is at most its RF.
 
-    ``None`` for partitions or replication_factor accepts whatever an existing topic has, and creates a new
-    one with 1.
+    ``None`` for partitions accepts whatever an existing topic has, and creates a new one with 1.
+    ``replication_factor``: a number; ``CLUSTER_DEFAULT``, the brokers' default.replication.factor; or
+    ``None``, whatever an existing topic has (a new one gets the brokers' default).
     """
     from confluent_kafka import KafkaError, KafkaException
     from confluent_kafka.admin import AdminClient, NewTopic
@@ -177,9 +183,13 @@ def ensure_topic(
     validate_topic_name(topic)
     if partitions is not None and partitions < 1:
         raise ValueError(f"partitions must be >= 1, got {partitions}")
-    if replication_factor is not None and replication_factor < 1:
-        raise ValueError(f"replication_factor must be >= 1, got {replication_factor}")
     admin = AdminClient(_quiet(config))
+    if (
+        replication_factor is not None
+        and replication_factor != CLUSTER_DEFAULT
+        and (not isinstance(replication_factor, int) or replication_factor < 1)
+    ):
+        raise ValueError(f"replication_factor must be >= 1 or {CLUSTER_DEFAULT!r}, got {replication_factor!r}")
     try:
         existing = describe_topic(admin, topic, timeout)
     except TopicAccessDenied as exc:
@@ -187,10 +197,14 @@ def ensure_topic(
             f"{_principal(config)} may not DESCRIBE (nor CREATE) topic {topic!r} on {config['bootstrap.servers']}: "
             "create topics with an admin connection (param kafka_admin_conn_id, e.g. kafka_secure_admin)"
         ) from exc
+    # after the describe: a principal that may not even describe the topic gets the clear message above
+    if replication_factor == CLUSTER_DEFAULT:
+        replication_factor = broker_default_replication_factor(admin, timeout)
     created = False
     if existing is None:
         futures = admin.create_topics(
-            [NewTopic(topic, num_partitions=partitions or 1, replication_factor=replication_factor or 1)],
+            # -1: the brokers' default.replication.factor (KIP-464)
+            [NewTopic(topic, num_partitions=partitions or 1, replication_factor=replication_factor or -1)],
             request_timeout=timeout,
         )
         try:
@@ -218,14 +232,85 @@ def ensure_topic(
             f"topic {topic!r} already exists with replication factor {actual_rf}, not {replication_factor}: "
             f"use replication_factor={actual_rf}, or another topic name"
         )
+    min_isr = check_min_insync_replicas(admin, topic, actual_rf, timeout)
     log.info(
-        "topic %s %s (%d partitions, RF %d)",
+        "topic %s %s (%d partitions, RF %d, min.insync.replicas %d)",
         topic,
         "created" if created else "exists: nothing to do",
         actual_partitions,
         actual_rf,
+        min_isr,
     )
-    return TopicState(topic, actual_partitions, actual_rf, created)
+    return TopicState(topic, actual_partitions, actual_rf, created, min_isr)
+
+
+def _config_value(admin, resource, name: str, timeout: float) -> str:
+    """One config of a topic or broker (describe configs). A topic created a moment ago may not be known yet to
+    the broker that answers (each learns it from the controller): asked again until ``timeout``."""
+    from confluent_kafka import KafkaError, KafkaException
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            entries = admin.describe_configs([resource], request_timeout=timeout)[resource].result(timeout=timeout)
+            break
+        except KafkaException as exc:
+            err = exc.args[0] if exc.args else None
+            if not (isinstance(err, KafkaError) and err.code() == KafkaError.UNKNOWN_TOPIC_OR_PART):
+                raise
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"describing {resource}: still unknown after {timeout:.0f}s: {exc}") from exc
+            time.sleep(0.2)
+    if name not in entries:
+        raise RuntimeError(f"{resource} has no config {name!r}")
+    return entries[name].value
+
+
+def broker_default_replication_factor(admin, timeout: float = DEFAULT_TIMEOUT_S) -> int:
+    """The cluster's default.replication.factor, as a broker reports it (describe configs)."""
+    from confluent_kafka.admin import ConfigResource, ResourceType
+
+    brokers = sorted(admin.list_topics(timeout=timeout).brokers)
+    if not brokers:
+        raise RuntimeError("the Kafka cluster reported no brokers")
+    resource = ConfigResource(ResourceType.BROKER, str(brokers[0]))
+    return int(_config_value(admin, resource, "default.replication.factor", timeout))
+
+
+def check_min_insync_replicas(admin, topic: str, replication_factor: int, timeout: float = DEFAULT_TIMEOUT_S) -> int:
+    """The topic's effective min.insync.replicas (its own, or the brokers' default); an error when no write
+    with acks=all could ever be acknowledged (min.insync.replicas > RF), a warning when an acknowledged
+    write may exist on one broker only, or when a partition has fewer in-sync replicas right now."""
+    from confluent_kafka.admin import ConfigResource, ResourceType
+
+    min_isr = int(_config_value(admin, ConfigResource(ResourceType.TOPIC, topic), "min.insync.replicas", timeout))
+    if min_isr > replication_factor:
+        raise TopicMismatch(
+            f"topic {topic!r} has min.insync.replicas={min_isr} but replication factor {replication_factor}: "
+            "no write with acks=all can be acknowledged. Lower the topic's min.insync.replicas "
+            f"(kafka-configs --alter --entity-type topics --entity-name {topic} --add-config min.insync.replicas=N) "
+            "or use another topic"
+        )
+    if replication_factor > 1 and min_isr < 2:
+        log.warning(
+            "topic %s: replication factor %d but min.insync.replicas=%d: a write acknowledged by one broker "
+            "is lost if that broker's disk is; set min.insync.replicas=2 on the topic or the brokers",
+            topic,
+            replication_factor,
+            min_isr,
+        )
+    partitions = admin.list_topics(topic=topic, timeout=timeout).topics[topic].partitions
+    short = {p: len(info.isrs) for p, info in partitions.items() if len(info.isrs) < min_isr}
+    if short:
+        log.warning(
+            "topic %s: partition(s) %s have fewer in-sync replicas than min.insync.replicas=%d right now "
+            "(%s): writes with acks=all fail until the brokers catch up",
+            topic,
+            sorted(short),
+            min_isr,
+            short,
+        )
+    return min_isr
 
 
 def describe_topic(admin, topic: str, timeout: float) -> tuple[int, int] | None:

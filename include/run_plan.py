@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from include.connections import HdfsSettings, KafkaSettings
-from include.kafka_topics import dlq_topic, validate_topic_name
+from include.kafka_topics import CLUSTER_DEFAULT, dlq_topic, validate_topic_name
 from include.spark_cds import driver_java_options
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -161,7 +161,10 @@ def plan_write(params: dict, kafka: KafkaSettings, hdfs: HdfsSettings) -> dict[s
     if not isinstance(source, str) or not source.strip():
         raise ValueError("source_csv is empty: give the path of a local CSV file (name;age per line)")
     partitions = _positive_int(params, "partitions")
-    replication = _positive_int(params, "replication_factor")
+    # null: the cluster's default.replication.factor (ensure_topic looks it up and checks the topic has it)
+    replication = (
+        CLUSTER_DEFAULT if params.get("replication_factor") is None else _positive_int(params, "replication_factor")
+    )
     trigger = _trigger(params)
     hdfs_dir = resolve_hdfs_dir(params.get("hdfs_dir", "testdir"), hdfs.user, "hdfs_dir")
     checkpoint = checkpoint_for(hdfs.user, "write_to_kafka", topic, hdfs_dir)

@@ -131,13 +131,15 @@ def produce_records(records, extra_config: dict | None = None, flush_s: float = 
     assert not failed, f"{len(failed)} records failed, first: {failed[0]}"
 
 
-def consume_all(topic: str, timeout_s: float = 60.0) -> list[tuple[bytes | None, bytes | None, int, int]]:
+def consume_all(
+    topic: str, timeout_s: float = 60.0, bootstrap: str = BOOTSTRAP
+) -> list[tuple[bytes | None, bytes | None, int, int]]:
     """An independent consumer (plain confluent-kafka, none of the project's code): every record of every
     partition of ``topic`` from the beginning to the current end, as (key, value, partition, offset)."""
     from confluent_kafka import Consumer, TopicPartition
 
     consumer = Consumer(
-        {"bootstrap.servers": BOOTSTRAP, "group.id": f"test-{uuid.uuid4().hex}", "enable.auto.commit": False}
+        {"bootstrap.servers": bootstrap, "group.id": f"test-{uuid.uuid4().hex}", "enable.auto.commit": False}
     )
     try:
         meta = consumer.list_topics(topic, timeout=10).topics[topic]

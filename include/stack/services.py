@@ -310,18 +310,27 @@ class Service:
     sysprops: dict[str, str] = field(default_factory=dict)
     extra_cp: list[Path] = field(default_factory=list)
     args: list[str] = field(default_factory=list)
+    # for other profiles (include/stack/cluster.py): their own folder for run/ and logs/, a ready-made
+    # classpath instead of .stack/jars/<profile>, and extra environment variables
+    home: Path | None = None
+    classpath: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def root(self) -> Path:
+        return self.home or stack_dir()
 
     @property
     def pid_file(self) -> Path:
-        return stack_dir() / "run" / f"{self.name}.pid"
+        return self.root / "run" / f"{self.name}.pid"
 
     @property
     def log(self) -> Path:
-        return logs_dir() / self.log_name
+        return self.root / "logs" / self.log_name
 
     @property
     def out(self) -> Path:
-        return logs_dir() / f"{self.name}.out"
+        return self.root / "logs" / f"{self.name}.out"
 
     def pid(self) -> int | None:
         """The PID from our PID file, if that process is alive and still the one we started."""
@@ -329,7 +338,7 @@ class Service:
             pid = int(self.pid_file.read_text().strip())
         except (OSError, ValueError):
             return None
-        if _pid_alive(pid) and self.main_class in _cmdline(pid) and str(stack_dir()) in _cmdline(pid):
+        if _pid_alive(pid) and self.main_class in _cmdline(pid) and f"-Dstack.dir={self.root} " in _cmdline(pid):
             return pid
         return None
 
@@ -342,9 +351,9 @@ class Service:
             *JAVA17_OPENS,
             *props,
             # a marker so that pid() recognises our own process and nobody else's
-            f"-Dstack.dir={stack_dir()}",
+            f"-Dstack.dir={self.root}",
             "-cp",
-            _classpath(self.profile, *self.extra_cp),
+            self.classpath or _classpath(self.profile, *self.extra_cp),
             self.main_class,
             *self.args,
         ]
@@ -359,7 +368,7 @@ class Service:
                     f"{self.name}: port {port} is already taken by {owner}; stop it or free the port, then 'make up'"
                 )
         self.prepare()
-        logs_dir().mkdir(parents=True, exist_ok=True)
+        self.log.parent.mkdir(parents=True, exist_ok=True)
         self.pid_file.parent.mkdir(parents=True, exist_ok=True)
         with self.out.open("ab") as out:
             proc = subprocess.Popen(
@@ -367,7 +376,8 @@ class Service:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                cwd=stack_dir(),
+                cwd=self.root,
+                env={**os.environ, **self.env},
                 start_new_session=True,
             )
         self.pid_file.write_text(f"{proc.pid}\n")

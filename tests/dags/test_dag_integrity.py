@@ -38,7 +38,9 @@ def test_dag_has_tags_doc_retries_and_described_params_with_defaults(dagbag, dag
         assert task.execution_timeout is not None, task.task_id
     assert dag.params
     for name, param in dag.params.items():
-        assert param.value is not None or param.schema.get("type") == "array", name
+        types = param.schema.get("type")
+        nullable = isinstance(types, list) and "null" in types  # null is then a meaningful default
+        assert param.value is not None or types == "array" or nullable, name
         assert param.description, f"{dag_id}.{name} has no description"
 
 

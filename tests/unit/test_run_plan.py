@@ -92,3 +92,8 @@ def test_each_query_gets_its_own_checkpoint():
 
 def test_absolute_dirs_are_normalised():
     assert resolve_hdfs_dir("/a//b/../c/", "ana", "x") == "/a/c"
+
+
+def test_replication_factor_left_empty_means_the_clusters_default():
+    assert plan_write(WRITE | {"replication_factor": None}, KAFKA, HDFS)["replication_factor"] == "cluster-default"
+    assert plan_write(WRITE | {"replication_factor": 3}, KAFKA, HDFS)["replication_factor"] == 3
