@@ -197,14 +197,15 @@ def ensure_topic(
             f"{_principal(config)} may not DESCRIBE (nor CREATE) topic {topic!r} on {config['bootstrap.servers']}: "
             "create topics with an admin connection (param kafka_admin_conn_id, e.g. kafka_secure_admin)"
         ) from exc
-    # after the describe: a principal that may not even describe the topic gets the clear message above
-    if replication_factor == CLUSTER_DEFAULT:
-        replication_factor = broker_default_replication_factor(admin, timeout)
     created = False
     if existing is None:
+        # a new topic with the cluster's default: -1 lets the brokers apply default.replication.factor (KIP-464),
+        # so no broker config needs to be read (that needs DESCRIBE_CONFIGS on the cluster)
+        new_rf = -1 if replication_factor in (None, CLUSTER_DEFAULT) else replication_factor
+        if replication_factor == CLUSTER_DEFAULT:
+            replication_factor = None  # whatever the brokers applied
         futures = admin.create_topics(
-            # -1: the brokers' default.replication.factor (KIP-464)
-            [NewTopic(topic, num_partitions=partitions or 1, replication_factor=replication_factor or -1)],
+            [NewTopic(topic, num_partitions=partitions or 1, replication_factor=new_rf)],
             request_timeout=timeout,
         )
         try:
@@ -221,6 +222,8 @@ def ensure_topic(
             if not (isinstance(err, KafkaError) and err.code() == KafkaError.TOPIC_ALREADY_EXISTS):
                 raise RuntimeError(f"could not create topic {topic!r} on {config['bootstrap.servers']}: {exc}") from exc
         existing = _wait_for_topic(admin, topic, timeout)
+    elif replication_factor == CLUSTER_DEFAULT:  # an existing topic must have the cluster's default RF
+        replication_factor = broker_default_replication_factor(admin, timeout)
     actual_partitions, actual_rf = existing
     if partitions is not None and actual_partitions != partitions:
         raise TopicMismatch(

@@ -28,4 +28,5 @@ def test_the_driver_loads_most_spark_classes_from_the_shared_archive(stack):
     spark = [line for line in loaded if " org.apache.spark." in line]
     spark_shared = [line for line in spark if "shared objects file (top)" in line]
     assert len(shared) > 3000, f"only {len(shared)} of {len(loaded)} classes came from {archive}"
-    assert len(spark_shared) > 0.8 * len(spark), f"{len(spark_shared)} of {len(spark)} Spark classes were shared"
+    # the rest: the connector's classes (--jars: a class loader CDS does not archive) and generated classes
+    assert len(spark_shared) > 0.6 * len(spark), f"{len(spark_shared)} of {len(spark)} Spark classes were shared"
