@@ -67,9 +67,9 @@ def _plan(field: str) -> str:
             description="Messages to produce first (null key), e.g. the tutorial's three. Empty: only consume.",
         ),
         "output_dir": Param(
-            "",
-            type="string",
-            description="HDFS directory of the Parquet archive; empty = <topic>-archive under /user/<user>.",
+            None,
+            type=["null", "string"],  # the UI's form sends null for an empty field
+            description="HDFS directory of the Parquet archive; empty (null) = <topic>-archive under /user/<user>.",
         ),
         "starting_offsets": Param(
             "earliest",
@@ -98,10 +98,10 @@ def _plan(field: str) -> str:
             "read its topics).",
         ),
         "kafka_admin_conn_id": Param(
-            "",
-            type="string",
+            None,
+            type=["null", "string"],  # the UI's form sends null for an empty field
             description="Kafka connection that creates the topic, produces `messages` and verifies, e.g. "
-            "kafka_secure_admin. Empty: kafka_conn_id.",
+            "kafka_secure_admin. Empty (null): kafka_conn_id.",
         ),
     },
 )
@@ -117,13 +117,19 @@ def read_from_kafka():
     def create_topic(plan: dict) -> dict:
         """The topic exists (created by the admin connection), and the job's principal may read it."""
         from include.connections import kafka_settings
-        from include.kafka_topics import check_broker, ensure_topic, require_operations
+        from include.kafka_topics import prepare_job_topics
 
-        config = kafka_settings(plan["kafka_admin_conn_id"]).config
-        check_broker(config)
-        state = ensure_topic(config, plan["topic"], partitions=None, replication_factor=None)
-        reader = kafka_settings(plan["kafka_conn_id"]).config
-        require_operations(reader, [plan["topic"]], ["DESCRIBE", "READ"], plan["kafka_conn_id"])
+        # partitions and replication factor None: an existing topic is taken as it is; a new one gets 1 partition
+        # and the cluster's default replication factor
+        (state,) = prepare_job_topics(
+            kafka_settings(plan["kafka_admin_conn_id"]).config,
+            kafka_settings(plan["kafka_conn_id"]).config,
+            plan["kafka_conn_id"],
+            [plan["topic"]],
+            None,
+            None,
+            ["DESCRIBE", "READ"],
+        )
         return {"partitions": state.partitions, "created": state.created}
 
     @task.branch

@@ -102,10 +102,10 @@ def _plan(field: str) -> str:
             "write its topics).",
         ),
         "kafka_admin_conn_id": Param(
-            "",
-            type="string",
+            None,
+            type=["null", "string"],  # the UI's form sends null for an empty field
             description="Kafka connection that creates the topics and verifies (reads) them, e.g. kafka_secure_admin. "
-            "Empty: kafka_conn_id.",
+            "Empty (null): kafka_conn_id.",
         ),
     },
 )
@@ -121,14 +121,17 @@ def write_to_kafka():
     def create_topic(plan: dict) -> dict:
         """Both topics exist (created by the admin connection), and the job's principal may write them."""
         from include.connections import kafka_settings
-        from include.kafka_topics import check_broker, ensure_topic, require_operations
+        from include.kafka_topics import prepare_job_topics
 
-        config = kafka_settings(plan["kafka_admin_conn_id"]).config
-        check_broker(config)
-        topics = (plan["topic"], plan["dlq_topic"])
-        states = [ensure_topic(config, name, plan["partitions"], plan["replication_factor"]) for name in topics]
-        writer = kafka_settings(plan["kafka_conn_id"]).config
-        require_operations(writer, list(topics), ["DESCRIBE", "WRITE"], plan["kafka_conn_id"])
+        states = prepare_job_topics(
+            kafka_settings(plan["kafka_admin_conn_id"]).config,
+            kafka_settings(plan["kafka_conn_id"]).config,
+            plan["kafka_conn_id"],
+            [plan["topic"], plan["dlq_topic"]],
+            plan["partitions"],
+            plan["replication_factor"],
+            ["DESCRIBE", "WRITE"],
+        )
         return {s.name: {"partitions": s.partitions, "created": s.created} for s in states}
 
     @task(retries=0)

@@ -122,6 +122,23 @@ def bootstrap_addresses(bootstrap_servers: str) -> list[tuple[str, int]]:
     return out
 
 
+def prepare_job_topics(
+    admin_config: dict[str, str],
+    job_config: dict[str, str],
+    job_conn_id: str,
+    topics: list[str],
+    partitions: int | None,
+    replication_factor: int | str | None,
+    operations: list[str],
+) -> list[TopicState]:
+    """The create_topic task of both DAGs: the broker answers, every topic exists as asked (created by the
+    admin connection), and the job's principal may do ``operations`` on them (checked before Spark starts)."""
+    check_broker(admin_config)
+    states = [ensure_topic(admin_config, name, partitions, replication_factor) for name in topics]
+    require_operations(job_config, topics, operations, job_conn_id)
+    return states
+
+
 def check_broker(config: dict[str, str], timeout: float = DEFAULT_TIMEOUT_S) -> None:
     """Raise KafkaUnreachable, naming host and port, unless a broker answers a metadata request in time."""
     from confluent_kafka import KafkaException

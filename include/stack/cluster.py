@@ -16,7 +16,6 @@ Standard library only, as services.py.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import shutil
@@ -24,7 +23,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,8 +35,10 @@ from include.stack.services import (
     _classpath,
     _http_json,
     _recv_exact,
+    format_kafka_storage,
     jars_ready,
     java_bin,
+    new_kafka_cluster_id,
     resolve_jars,
     stack_dir,
     tail,
@@ -254,7 +254,7 @@ def _cluster_id() -> str:
     if path.is_file():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
-    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    cluster_id = new_kafka_cluster_id()
     path.write_text(cluster_id + "\n")
     return cluster_id
 
@@ -262,26 +262,8 @@ def _cluster_id() -> str:
 def _format_kafka(node: int) -> None:
     write_configs()
     data = data_dir() / f"kafka-{node}"
-    if (data / "meta.properties").is_file():
-        return
-    data.mkdir(parents=True, exist_ok=True)
-    cluster_id = _cluster_id()
-    cmd = [
-        java_bin(),
-        f"-Dlog4j2.configurationFile={CONF_SRC / 'tools-log4j2.properties'}",
-        "-cp",
-        _classpath("kafka"),
-        "kafka.tools.StorageTool",
-        "format",
-        "-t",
-        cluster_id,
-        "-c",
-        str(kafka_conf(node)),
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise StackError(f"formatting Kafka node {node}'s storage in {data} failed:\n{proc.stdout}{proc.stderr}")
-    print(f"kafka-{node}: formatted storage in {data} (cluster id {cluster_id})")
+    if not (data / "meta.properties").is_file():
+        format_kafka_storage(f"kafka-{node}", kafka_conf(node), data, _cluster_id())
 
 
 def _port_open(port: int) -> bool:

@@ -473,13 +473,15 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
     return buf
 
 
-def _format_kafka() -> None:
-    write_configs()
-    data = stack_dir() / "data" / "kafka"
+def new_kafka_cluster_id() -> str:
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+
+
+def format_kafka_storage(name: str, config: Path, data: Path, cluster_id: str, *extra: str) -> None:
+    """kafka-storage format: a KRaft node's log directory ``data`` (named in ``config``), once."""
     if (data / "meta.properties").is_file():
         return
     data.mkdir(parents=True, exist_ok=True)
-    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
     cmd = [
         java_bin(),
         f"-Dlog4j2.configurationFile={CONF_SRC / 'tools-log4j2.properties'}",
@@ -490,13 +492,20 @@ def _format_kafka() -> None:
         "-t",
         cluster_id,
         "-c",
-        str(stack_dir() / "conf" / "kafka" / "server.properties"),
-        "--standalone",
+        str(config),
+        *extra,
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise StackError(f"formatting Kafka storage in {data} failed:\n{proc.stdout}{proc.stderr}")
-    print(f"kafka: formatted storage in {data} (cluster id {cluster_id})")
+        raise StackError(f"formatting {name}'s storage in {data} failed:\n{proc.stdout}{proc.stderr}")
+    print(f"{name}: formatted storage in {data} (cluster id {cluster_id})")
+
+
+def _format_kafka() -> None:
+    write_configs()
+    data = stack_dir() / "data" / "kafka"
+    config = stack_dir() / "conf" / "kafka" / "server.properties"
+    format_kafka_storage("kafka", config, data, new_kafka_cluster_id(), "--standalone")
 
 
 # ---------------------------------------------------------------------------------------------- hdfs
