@@ -3,6 +3,11 @@ when it is down, with the command that fixes it."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import psutil
+
 import json
 import os
 import re
@@ -129,6 +134,18 @@ def produce_records(records, extra_config: dict | None = None, flush_s: float = 
         producer.poll(0)
     assert producer.flush(flush_s) == 0, "records still unacknowledged after flush"
     assert not failed, f"{len(failed)} records failed, first: {failed[0]}"
+
+
+def spark_submit_jvms(marker: str) -> list[psutil.Process]:
+    """The spark-submit driver JVMs whose command line contains ``marker`` (e.g. a test's unique topic)."""
+    import psutil
+
+    out = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = " ".join(proc.info["cmdline"] or [])
+        if "org.apache.spark.deploy.SparkSubmit" in cmd and marker in cmd:
+            out.append(proc)
+    return out
 
 
 def consume_all(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import time
 
-import psutil
 import pytest
 
 from include.stack import cluster
@@ -109,15 +108,6 @@ def topic_config(topic: str, name: str) -> str:
     admin = AdminClient({"bootstrap.servers": BOOTSTRAP})
     resource = ConfigResource(ResourceType.TOPIC, topic)
     return admin.describe_configs([resource], request_timeout=10)[resource].result(timeout=10)[name].value
-
-
-def spark_submit_jvms(marker: str) -> list[psutil.Process]:
-    out = []
-    for proc in psutil.process_iter(["cmdline"]):
-        cmd = " ".join(proc.info["cmdline"] or [])
-        if "org.apache.spark.deploy.SparkSubmit" in cmd and marker in cmd:
-            out.append(proc)
-    return out
 
 
 def big_csv(path, rows: int) -> list[tuple[str, str]]:

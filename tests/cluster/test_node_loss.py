@@ -24,11 +24,10 @@ from tests.cluster.conftest import (
     hdfs_user,
     high_watermarks,
     partition_leader,
-    spark_submit_jvms,
     topic_config,
     wait_for,
 )
-from tests.conftest import BackgroundDagRun, consume_all
+from tests.conftest import BackgroundDagRun, consume_all, spark_submit_jvms
 
 pytestmark = pytest.mark.cluster
 

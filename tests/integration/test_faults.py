@@ -18,7 +18,15 @@ from confluent_kafka import Consumer, TopicPartition
 
 from include.run_plan import DEFAULT_PLAYERS_CSV, JOBS_DIR, checkpoint_for, spark_kafka_jars
 from include.stack import services
-from tests.conftest import HDFS_URI, BackgroundDagRun, consume_all, hdfs_user, produce_records, run_dag
+from tests.conftest import (
+    HDFS_URI,
+    BackgroundDagRun,
+    consume_all,
+    hdfs_user,
+    produce_records,
+    run_dag,
+    spark_submit_jvms,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -31,15 +39,6 @@ def high_watermark(topic: str) -> int:
         return 0
     finally:
         consumer.close()
-
-
-def spark_submit_jvms(marker: str) -> list[psutil.Process]:
-    out = []
-    for proc in psutil.process_iter(["cmdline"]):
-        cmd = " ".join(proc.info["cmdline"] or [])
-        if "org.apache.spark.deploy.SparkSubmit" in cmd and marker in cmd:
-            out.append(proc)
-    return out
 
 
 @pytest.fixture
