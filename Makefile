@@ -77,6 +77,7 @@ setup: ## install what is missing: Debian packages, .venv, the stack's jars, Air
 
 up: setup ## start Kafka (localhost:9092, SASL_SSL 9093 unless SECURE=0) and HDFS (WebHDFS 9870); PROFILE=cluster: the cluster
 	@$(PY) -m $(STACK) up
+	@$(PY) -m include.spark_cds --on-stack
 
 down: ## stop the services this project started (by PID file); PROFILE=cluster: the cluster's
 	@if [ -x $(PY) ]; then $(PY) -m $(STACK) down; else python3 -m $(STACK) down; fi

@@ -11,23 +11,39 @@ The archive is valid only for the JVM and the classpath it was dumped with, so i
 fingerprint of both (the java binary, pyspark's version and jars). A JVM given an archive that does not match
 runs normally, without sharing; a missing archive simply means no flag.
 
-    python -m include.spark_cds            # build the archive if this machine has none that matches
-    python -m include.spark_cds --force    # rebuild it
+Two trainings, recorded next to the archive (``<archive>.json``):
+- ``basic`` (``make setup``, no services needed): a session, the Kafka source planned, Parquet and a streaming
+  query on the local file system;
+- ``stack`` (``make up``, once the services answer): the two real jobs, planned as their DAGs plan them, on a
+  small players file: HDFS -> write job -> Kafka -> read job -> Parquet on HDFS. This also archives the Kafka
+  producer and consumer and the HDFS client, some 2,600 classes the basic training never loads, which every
+  job otherwise reads and verifies from jars at start (``make bench``: about a second of spark-submit).
+
+    python -m include.spark_cds              # build the archive if this machine has none that matches
+    python -m include.spark_cds --on-stack   # ... trained on the running stack (kept if it already is)
+    python -m include.spark_cds --force      # rebuild it
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
+import json
 import os
+import posixpath
 import shutil
 import subprocess
 import sys
 import tempfile
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 ARCHIVE_DIR = PROJECT_ROOT / ".stack" / "cds"
+BASIC, STACK = "basic", "stack"
+TRAINING_TIMEOUT_S = 900
 
 
 def _spark_home() -> Path:
@@ -70,48 +86,121 @@ def driver_java_options(base: str) -> str:
     return f"{base} -XX:SharedArchiveFile={archive}" if archive.is_file() else base
 
 
-def build(base_options: str, jars: str, force: bool = False) -> Path | None:
-    """Dump the archive by running the training app below through spark-submit (with the jobs' ``--jars``);
-    returns its path."""
+def training_of(archive: Path) -> str | None:
+    """How ``archive`` was trained (BASIC or STACK), from its record; None when there is no record."""
+    try:
+        return json.loads(archive.with_suffix(".json").read_text()).get("training")
+    except (OSError, ValueError):
+        return None
+
+
+def is_up_to_date(archive: Path, on_stack: bool) -> bool:
+    """An archive exists for this JVM and Spark, trained as asked (a stack-trained one serves both asks)."""
+    return archive.is_file() and (not on_stack or training_of(archive) == STACK)
+
+
+def build(base_options: str, jars: str, force: bool = False, on_stack: bool = False) -> Path | None:
+    """Dump the archive by running a training app through spark-submit (with the jobs' ``--jars``): the
+    basic one, or with ``on_stack`` the real jobs on the running stack; returns the archive's path."""
     archive = archive_path()
-    if archive.is_file() and not force:
-        print(f"cds: up to date ({archive})")
+    if is_up_to_date(archive, on_stack) and not force:
+        print(f"cds: up to date ({archive}, {training_of(archive) or BASIC} training)")
         return archive
+    with tempfile.TemporaryDirectory(prefix="spark-cds-") as work:
+        if not on_stack:
+            return _dump(archive, base_options, jars, ["--train", work], BASIC, {})
+        try:
+            with _stack_training(Path(work)) as (spec, env):
+                return _dump(archive, base_options, jars, ["--train-on-stack", json.dumps(spec)], STACK, env)
+        except Exception as exc:  # noqa: BLE001 - the archive is an optimisation: keep what there is
+            print(f"cds: could not train on the stack ({type(exc).__name__}: {exc}); keeping {archive.name}")
+            return archive if archive.is_file() else None
+
+
+def _dump(
+    archive: Path, base_options: str, jars: str, app_args: list[str], training: str, env_extra: dict
+) -> Path | None:
+    from include.run_plan import SPARK_CONF
+
     ARCHIVE_DIR.mkdir(parents=True, exist_ok=True)
-    for old in ARCHIVE_DIR.glob("spark-driver-*.jsa"):
-        old.unlink()
     partial = archive.with_suffix(".partial")
     spark_submit = Path(sys.executable).parent / "spark-submit"
-    with tempfile.TemporaryDirectory(prefix="spark-cds-") as work:
-        command = [
-            str(spark_submit),
-            "--master",
-            "local[2]",
-            "--conf",
-            "spark.ui.enabled=false",
-            "--jars",
-            jars,
-            "--conf",
-            f"spark.driver.extraJavaOptions={base_options} -XX:ArchiveClassesAtExit={partial} -Xlog:cds=off",
-            str(Path(__file__).resolve()),
-            "--train",
-            work,
-        ]
-        venv_bin = str(Path(sys.executable).parent)
-        env = {
-            **os.environ,
-            "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
-            "PYSPARK_PYTHON": sys.executable,
-            "SPARK_LOCAL_IP": "127.0.0.1",
-        }
-        proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+    # the jobs' own settings, but a fixed 2-thread master and no archive in use while one is dumped
+    conf = {k: v for k, v in SPARK_CONF.items() if k != "spark.driver.extraJavaOptions"}
+    conf["spark.driver.extraJavaOptions"] = f"{base_options} -XX:ArchiveClassesAtExit={partial} -Xlog:cds=off"
+    command = [str(spark_submit), "--master", "local[2]", "--jars", jars]
+    for key, value in conf.items():
+        command += ["--conf", f"{key}={value}"]
+    command += [str(Path(__file__).resolve()), *app_args]
+    venv_bin = str(Path(sys.executable).parent)
+    env = {
+        **os.environ,
+        "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PYSPARK_PYTHON": sys.executable,
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        **env_extra,
+    }
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=TRAINING_TIMEOUT_S)
     if proc.returncode != 0 or not partial.is_file():
         partial.unlink(missing_ok=True)
         print(f"cds: could not build the archive (jobs run without it):\n{(proc.stdout + proc.stderr)[-2000:]}")
-        return None
+        return archive if archive.is_file() else None
+    for old in ARCHIVE_DIR.glob("spark-driver-*"):
+        if old not in (partial, archive):
+            old.unlink()
+    # a rename over the old archive: a driver that maps it now keeps its copy
     partial.rename(archive)
-    print(f"cds: built {archive} ({archive.stat().st_size / 1e6:.0f} MB)")
+    archive.with_suffix(".json").write_text(json.dumps({"training": training}) + "\n")
+    print(f"cds: built {archive} ({archive.stat().st_size / 1e6:.0f} MB, {training} training)")
     return archive
+
+
+@contextlib.contextmanager
+def _stack_training(work: Path) -> Iterator[tuple[dict, dict]]:
+    """A small players file on HDFS, a topic and its dead-letter topic, and the two jobs' arguments as their
+    DAGs plan them (connections from Airflow's environment); everything is deleted afterwards."""
+    from confluent_kafka.admin import AdminClient
+
+    from include import hdfs_files, kafka_topics
+    from include.connections import hdfs_settings, kafka_settings
+    from include.run_plan import plan_read, plan_write
+
+    kafka, hdfs_conf = kafka_settings(), hdfs_settings()
+    kafka_topics.check_broker(kafka.config)
+    hdfs = hdfs_files.client(hdfs_conf)
+    name = f"spark-cds-training-{uuid.uuid4().hex[:8]}"
+    csv = work / "players.csv"
+    # valid rows (some not ASCII), a header, a blank line and bad rows: both of the write job's outputs
+    rows = [f"Player {i} Ça Ωmega 選手;{i % 100}" for i in range(2000)]
+    csv.write_text("name;age\n" + "\n".join(rows) + "\n\nno age\nBo;200\n", encoding="utf-8")
+    write = plan_write(
+        {"source_csv": str(csv), "topic": name, "hdfs_dir": f"{name}/landing", "partitions": 1}, kafka, hdfs_conf
+    )
+    read = plan_read({"topic": name, "output_dir": f"{name}/archive"}, kafka, hdfs_conf)
+    topics = [write["topic"], write["dlq_topic"]]
+    home = posixpath.join("/user", hdfs_conf.user, name)
+    try:
+        for topic in topics:
+            kafka_topics.ensure_topic(kafka.config, topic, 1, write["replication_factor"])
+        hdfs_files.ingest(hdfs, csv, write["hdfs_dir"])
+        yield {"write": write["job_args"], "read": read["job_args"]}, {"HADOOP_USER_NAME": hdfs_conf.user}
+    finally:
+        for future in AdminClient(kafka.config).delete_topics(topics, operation_timeout=30).values():
+            with contextlib.suppress(Exception):
+                future.result(timeout=30)
+        for path in (home, posixpath.dirname(write["checkpoint"]), posixpath.dirname(read["checkpoint"])):
+            with contextlib.suppress(Exception):
+                hdfs.delete(path, recursive=True)
+
+
+def train_on_stack(spec: dict) -> None:
+    """The real jobs, one after the other in this driver: the write job, then the read job (console too)."""
+    sys.path.insert(0, str(PROJECT_ROOT / "jobs"))
+    import read_from_kafka
+    import write_to_kafka
+
+    write_to_kafka.main(spec["write"])
+    read_from_kafka.main(spec["read"])
 
 
 def train(work: str) -> None:
@@ -144,15 +233,23 @@ def train(work: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--force", action="store_true")
+    parser.add_argument("--force", action="store_true", help="rebuild even if an archive matches")
+    parser.add_argument("--on-stack", action="store_true", help="train with the real jobs on the running stack")
     parser.add_argument("--train", metavar="WORK_DIR", help=argparse.SUPPRESS)
+    parser.add_argument("--train-on-stack", metavar="SPEC", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.train:
         train(args.train)
         return 0
+    if args.train_on_stack:
+        train_on_stack(json.loads(args.train_on_stack))
+        return 0
+    if is_up_to_date(archive_path(), args.on_stack) and not args.force:  # no Spark or Airflow import needed
+        print(f"cds: up to date ({archive_path()}, {training_of(archive_path()) or BASIC} training)")
+        return 0
     from include.run_plan import DRIVER_JAVA_OPTIONS, spark_kafka_jars
 
-    build(DRIVER_JAVA_OPTIONS, spark_kafka_jars(), force=args.force)
+    build(DRIVER_JAVA_OPTIONS, spark_kafka_jars(), force=args.force, on_stack=args.on_stack)
     return 0  # jobs run without the archive too: never fail setup for it
 
 

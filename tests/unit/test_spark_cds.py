@@ -30,3 +30,29 @@ def test_the_fingerprint_follows_the_java_binary(tmp_path, monkeypatch):
     fake.write_text("#!/bin/sh\n")
     monkeypatch.setenv("JAVA_HOME", str(tmp_path))
     assert spark_cds.fingerprint() != before
+
+
+def test_an_archive_without_a_training_record_counts_as_basic_and_is_retrained_on_the_stack(tmp_path, monkeypatch):
+    monkeypatch.setattr(spark_cds, "ARCHIVE_DIR", tmp_path)
+    archive = spark_cds.archive_path()
+    archive.write_bytes(b"x")
+    assert spark_cds.training_of(archive) is None
+    assert spark_cds.is_up_to_date(archive, on_stack=False)
+    assert not spark_cds.is_up_to_date(archive, on_stack=True)
+
+
+def test_a_stack_trained_archive_serves_both_asks(tmp_path, monkeypatch):
+    monkeypatch.setattr(spark_cds, "ARCHIVE_DIR", tmp_path)
+    archive = spark_cds.archive_path()
+    archive.write_bytes(b"x")
+    archive.with_suffix(".json").write_text('{"training": "stack"}')
+    assert spark_cds.training_of(archive) == spark_cds.STACK
+    assert spark_cds.is_up_to_date(archive, on_stack=True)
+    assert spark_cds.is_up_to_date(archive, on_stack=False)
+
+
+def test_a_training_record_without_its_archive_is_not_up_to_date(tmp_path, monkeypatch):
+    monkeypatch.setattr(spark_cds, "ARCHIVE_DIR", tmp_path)
+    archive = spark_cds.archive_path()
+    archive.with_suffix(".json").write_text('{"training": "stack"}')
+    assert not spark_cds.is_up_to_date(archive, on_stack=False)
