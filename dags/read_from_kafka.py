@@ -35,6 +35,7 @@ from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
 from kafka_spark_submit import KafkaSparkSubmitOperator
 
+from include.dag_params import kafka_connection_params, topic_param, trigger_params
 from include.run_plan import DEFAULT_BOOTSTRAP, DEFAULT_TOPIC, SPARK_CONF, SPARK_JOB_TIMEOUT, topic_asset_uri
 
 
@@ -57,9 +58,7 @@ def _plan(field: str) -> str:
     render_template_as_native_obj=True,
     default_args={"retries": 1, "retry_delay": timedelta(seconds=15), "execution_timeout": timedelta(minutes=20)},
     params={
-        "topic": Param(
-            DEFAULT_TOPIC, type="string", pattern=r"^[A-Za-z0-9._-]{1,245}$", description="Kafka topic to read."
-        ),
+        **topic_param("Kafka topic to read."),
         "messages": Param(
             [],
             type="array",
@@ -77,31 +76,15 @@ def _plan(field: str) -> str:
             enum=["earliest", "latest"],
             description="Where a new query starts (ignored once its checkpoint exists).",
         ),
-        "trigger": Param(
-            "availableNow",
-            type="string",
-            enum=["availableNow", "processingTime"],
-            description="availableNow: read what is there, then stop. processingTime: run for run_seconds.",
-        ),
-        "interval_seconds": Param(5, type="number", exclusiveMinimum=0, description="processingTime: batch interval."),
-        "run_seconds": Param(60, type="number", minimum=0, description="processingTime: how long the query runs."),
+        **trigger_params("read what is there, then stop.", "run for run_seconds."),
         "fail_on_data_loss": Param(
             False,
             type="boolean",
             description="Fail when offsets the query still needed are gone (deleted topic, retention).",
         ),
-        "kafka_conn_id": Param(
-            "kafka_default",
-            type="string",
-            minLength=1,
-            description="Kafka connection the Spark job reads with, e.g. kafka_secure_reader (SASL_SSL, may only "
-            "read its topics).",
-        ),
-        "kafka_admin_conn_id": Param(
-            None,
-            type=["null", "string"],  # the UI's form sends null for an empty field
-            description="Kafka connection that creates the topic, produces `messages` and verifies, e.g. "
-            "kafka_secure_admin. Empty (null): kafka_conn_id.",
+        **kafka_connection_params(
+            job="the Spark job reads with, e.g. kafka_secure_reader (SASL_SSL, may only read its topics).",
+            admin="that creates the topic, produces `messages` and verifies, e.g. kafka_secure_admin.",
         ),
     },
 )

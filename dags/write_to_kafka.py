@@ -35,7 +35,8 @@ from airflow.sdk import AssetAlias, Param, dag, task
 from expected_messages import ExpectedMessagesSensor
 from kafka_spark_submit import KafkaSparkSubmitOperator
 
-from include.run_plan import DEFAULT_PLAYERS_CSV, DEFAULT_TOPIC, SPARK_CONF, SPARK_JOB_TIMEOUT
+from include.dag_params import kafka_connection_params, topic_param, trigger_params
+from include.run_plan import DEFAULT_PLAYERS_CSV, SPARK_CONF, SPARK_JOB_TIMEOUT
 
 TOPIC_WRITES = AssetAlias("kafka-topic-writes")
 
@@ -62,12 +63,7 @@ def _plan(field: str) -> str:
             minLength=1,
             description="Local path of the CSV to ingest (name;age per line, UTF-8).",
         ),
-        "topic": Param(
-            DEFAULT_TOPIC,
-            type="string",
-            pattern=r"^[A-Za-z0-9._-]{1,245}$",
-            description="Kafka topic for the valid rows; bad rows go to <topic>.dlq.",
-        ),
+        **topic_param("Kafka topic for the valid rows; bad rows go to <topic>.dlq."),
         "hdfs_dir": Param(
             "testdir",
             type="string",
@@ -82,30 +78,16 @@ def _plan(field: str) -> str:
             description="Replication factor of both topics; empty (null) = the cluster's default.replication.factor "
             "(1 on the single-node stack, 3 on the cluster profile). An existing topic must have it.",
         ),
-        "trigger": Param(
-            "availableNow",
-            type="string",
-            enum=["availableNow", "processingTime"],
-            description="availableNow: process what is there, then stop. processingTime: run for run_seconds, "
-            "picking up files that land meanwhile, then stop between batches.",
+        **trigger_params(
+            "process what is there, then stop.",
+            "run for run_seconds, picking up files that land meanwhile, then stop between batches.",
         ),
-        "interval_seconds": Param(5, type="number", exclusiveMinimum=0, description="processingTime: batch interval."),
-        "run_seconds": Param(60, type="number", minimum=0, description="processingTime: how long the query runs."),
         "fail_on_duplicates": Param(
             False, type="boolean", description="Fail verification when a message arrived more than once."
         ),
-        "kafka_conn_id": Param(
-            "kafka_default",
-            type="string",
-            minLength=1,
-            description="Kafka connection the Spark job writes with, e.g. kafka_secure_writer (SASL_SSL, may only "
-            "write its topics).",
-        ),
-        "kafka_admin_conn_id": Param(
-            None,
-            type=["null", "string"],  # the UI's form sends null for an empty field
-            description="Kafka connection that creates the topics and verifies (reads) them, e.g. kafka_secure_admin. "
-            "Empty (null): kafka_conn_id.",
+        **kafka_connection_params(
+            job="the Spark job writes with, e.g. kafka_secure_writer (SASL_SSL, may only write its topics).",
+            admin="that creates the topics and verifies (reads) them, e.g. kafka_secure_admin.",
         ),
     },
 )
