@@ -611,35 +611,29 @@ def reset() -> None:
     print(f"reset: removed {cluster_dir()} (data, logs, config, PIDs of the cluster profile)")
 
 
+def _restart_verb(rest: list[str]) -> None:
+    if not rest:
+        raise single.UsageError
+    for name in rest:  # one after the other
+        restart(name)
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
     usage = (
         "usage: python -m include.stack.cluster {up|down|status|reset} [service|kafka|hdfs|spark ...]\n"
         "       python -m include.stack.cluster restart <service> [<service> ...]   (one after the other)"
     )
-    if not argv:
-        print(usage, file=sys.stderr)
-        return 2
-    verb, rest = argv[0], argv[1:]
-    try:
-        if verb == "up":
-            up(rest)
-        elif verb == "down":
-            down(rest)
-        elif verb == "status":
-            return 0 if status(rest) else 3
-        elif verb == "reset":
-            reset()
-        elif verb == "restart" and rest:
-            for name in rest:
-                restart(name)
-        else:
-            print(usage, file=sys.stderr)
-            return 2
-    except StackError as exc:
-        print(f"ERROR: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return single.dispatch(
+        argv,
+        usage,
+        {
+            "up": up,
+            "down": down,
+            "status": lambda rest: 0 if status(rest) else 3,
+            "reset": lambda rest: reset(),
+            "restart": _restart_verb,
+        },
+    )
 
 
 if __name__ == "__main__":

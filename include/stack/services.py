@@ -711,36 +711,49 @@ def hdfs_dfs(args: list[str]) -> int:
     return subprocess.call(cmd)
 
 
-def main(argv: list[str] | None = None) -> int:
+class UsageError(Exception):
+    """A verb given the wrong arguments: the CLI prints its usage and exits with 2."""
+
+
+def dispatch(argv: list[str] | None, usage: str, verbs: dict[str, Callable[[list[str]], int | None]]) -> int:
+    """A stack's command line: ``verbs[argv[0]](argv[1:])``; its int result is the exit code (None: 0). An
+    unknown verb or a UsageError prints ``usage`` (exit 2); a StackError prints its message (exit 1)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if not argv or argv[0] not in verbs:
+            raise UsageError
+        result = verbs[argv[0]](argv[1:])
+    except UsageError:
+        print(usage, file=sys.stderr)
+        return 2
+    except StackError as exc:
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return 1
+    return 0 if result is None else result
+
+
+def _kafka_tool_verb(rest: list[str]) -> int:
+    if not rest:
+        raise UsageError
+    return kafka_tool(rest[0], rest[1:])
+
+
+def main(argv: list[str] | None = None) -> int:
     usage = (
         "usage: python -m include.stack {up|down|status|reset|jars} [service ...]\n"
         "       python -m include.stack kafka <tool> [args ...]   (tools: " + ", ".join(sorted(KAFKA_TOOLS)) + ")\n"
         "       python -m include.stack hdfs-dfs [args ...]         (hadoop fs ...)"
     )
-    if not argv:
-        print(usage, file=sys.stderr)
-        return 2
-    verb, rest = argv[0], argv[1:]
-    try:
-        if verb == "up":
-            up(rest)
-        elif verb == "down":
-            down(rest)
-        elif verb == "status":
-            return 0 if status(rest) else 3
-        elif verb == "reset":
-            reset()
-        elif verb == "jars":
-            resolve_jars(force="--force" in rest)
-        elif verb == "kafka" and rest:
-            return kafka_tool(rest[0], rest[1:])
-        elif verb == "hdfs-dfs":
-            return hdfs_dfs(rest)
-        else:
-            print(usage, file=sys.stderr)
-            return 2
-    except StackError as exc:
-        print(f"ERROR: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return dispatch(
+        argv,
+        usage,
+        {
+            "up": up,
+            "down": down,
+            "status": lambda rest: 0 if status(rest) else 3,
+            "reset": lambda rest: reset(),
+            "jars": lambda rest: resolve_jars(force="--force" in rest),
+            "kafka": _kafka_tool_verb,
+            "hdfs-dfs": hdfs_dfs,
+        },
+    )
