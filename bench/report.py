@@ -125,6 +125,13 @@ def markdown_table(doc: dict) -> str:
             _holds(d, "read_ratio"),
         ),
         (
+            "… the same read in two halves: the second, in a warm JVM",
+            _n(d.get("read_warm_rows_per_s"), " rec/s"),
+            f"ratio {_ratio(d.get('read_warm_ratio'))} (first half, cold: "
+            f"{_n(det.get('read_halves', {}).get('cold_rows_per_s'), ' rec/s')})",
+            "",
+        ),
+        (
             "parse ceiling: write job's parsing → noop sink",
             _n(d["parse_rows_per_s"], " rec/s"),
             "Kafka sink = "
@@ -150,7 +157,13 @@ def markdown_table(doc: dict) -> str:
             _holds(d, "dag_overhead_ratio"),
         ),
         (
-            "spark-submit start: --jars (no network) / --packages (cold Ivy)",
+            "… `airflow dags test` of a one-task no-op DAG (the floor of that overhead)",
+            _n(d.get("dags_test_floor_s"), " s", 1),
+            "",
+            "",
+        ),
+        (
+            "spark-submit start (median of 3): --jars (no network) / --packages (cold Ivy)",
             f"{_n(d['submit_jars_s'], ' s', 1)} / {_n(d['submit_packages_s'], ' s', 1)}",
             "--jars ≤ 8 s",
             _holds(d, "submit_jars_s"),
@@ -204,8 +217,12 @@ absolute numbers move with the machine's load):
   to HDFS, then `jobs/write_to_kafka.py` with the DAG's exact spark-submit command (built by
   SparkSubmitOperator's hook from `include/run_plan.py`). Rate = records / (last − first record's Kafka
   timestamp); the whole spark-submit is reported too. `write_ratio` = rate / producer ceiling.
-- **Read job**: that topic → `jobs/read_from_kafka.py --no-console` → Parquet. Rate = rows / (time from the
-  checkpoint's `offsets/0` to its last `commits/N`, NameNode clock). `read_ratio` = rate / consumer ceiling.
+- **Read job**: that topic → `jobs/read_from_kafka.py --no-console` → Parquet, one micro-batch as the DAG
+  runs it. Rate = rows / Spark's `addBatch` time (the tasks that read Kafka and write Parquet, from the job's
+  `batch progress:` lines), the counterpart of the consumer tool's fetch rate. `read_ratio` = rate / consumer
+  ceiling. Then the same job reads the topic again with `--max-offsets-per-trigger` = rows/2: the first
+  half runs in a cold JVM, the second in a warm one; their rates show how much of the figure is the JVM's
+  warm-up (class loading, interpreted code until the JIT has compiled it), which every spark-submit pays.
 - **Parse ceiling**: the same CSV through `split_lines → classify → to_valid_messages` into Spark's `noop`
   sink (action time only).
 - **Latency**: `kafka-producer-perf-test --throughput` at a fixed rate for warm-up + measured seconds while
@@ -216,9 +233,11 @@ absolute numbers move with the machine's load):
   `details.latency.p99_all_records_ms` in the JSON includes them.
 - **Orchestration**: `airflow dags test write_to_kafka` (the Makefile's environment, as `make run`) on a
   small file vs. `python -m bench.bare_write`: the same functions and the same spark-submit command in a
-  plain process. Overhead = difference, as a share of the DAG run.
+  plain process. Overhead = difference, as a share of the DAG run. Its floor: `airflow dags test` of
+  `bench/dags/bench_noop.py`, one task that does nothing, in a throwaway Airflow home.
 - **spark-submit start**: a tiny app that builds the session and resolves `format("kafka")`; with the
-  pre-resolved `--jars` inside a network namespace with loopback only, and with `--packages` and an empty
+  pre-resolved `--jars` inside a network namespace with loopback only (the median of 3 runs; each is in the
+  JSON), and with `--packages` and an empty
   temporary Ivy cache (`spark.jars.ivy`), downloading from Maven Central.
 - **Peak RSS**: `psutil` every 200 ms on the driver JVM (`SparkSubmit`; executors share it in local mode)
   and on the process listening on the Kafka port, during the write and read jobs."""
