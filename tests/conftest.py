@@ -109,6 +109,27 @@ def cleanup_topics(kafka_config):
                 pass
 
 
+def new_read_target(
+    topic: str, kafka_config: dict[str, str], partitions: int, replication: int, cleanup_topics, cleanup_hdfs
+) -> tuple[str, str]:
+    """A new topic (created now, ``partitions`` x ``replication``) and where read_from_kafka will archive it;
+    the topic, the archive's directory and the query's checkpoint are deleted after the test.
+    Returns (output_dir, checkpoint) of the read job's plan."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    from include.run_plan import checkpoint_for
+
+    home = f"/user/{hdfs_user()}/{topic}"
+    output_dir = f"{home}/archive"
+    checkpoint = checkpoint_for(hdfs_user(), "read_from_kafka", topic, output_dir)
+    cleanup_topics(topic)
+    cleanup_hdfs(home)
+    cleanup_hdfs(checkpoint)
+    admin = AdminClient(kafka_config)  # kept alive until the future is done: its handle would be destroyed
+    admin.create_topics([NewTopic(topic, partitions, replication)])[topic].result(timeout=30)
+    return output_dir, checkpoint
+
+
 def produce_records(records, extra_config: dict | None = None, flush_s: float = 120.0) -> None:
     """Produce (topic, key, value, partition) tuples with a plain confluent-kafka producer, waiting for the
     local queue to drain whenever it is full, and fail unless every record was acknowledged."""

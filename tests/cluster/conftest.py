@@ -9,15 +9,12 @@ import time
 import pytest
 
 from include.stack import cluster
+from tests.conftest import hdfs_user
 
 pytestmark = pytest.mark.cluster
 
 BOOTSTRAP = cluster.BOOTSTRAP_SERVERS
 HDFS_URI = cluster.HDFS_URI
-
-
-def hdfs_user() -> str:
-    return os.environ.get("HADOOP_USER_NAME") or os.environ.get("USER") or "root"
 
 
 @pytest.fixture(scope="session")
@@ -50,20 +47,6 @@ def hdfs():
     from hdfs import InsecureClient
 
     return InsecureClient(cluster.WEBHDFS_URL, user=hdfs_user(), timeout=30)
-
-
-@pytest.fixture
-def cleanup_topics(kafka_config):
-    topics: list[str] = []
-    yield topics.append
-    if topics:
-        from confluent_kafka.admin import AdminClient
-
-        for future in AdminClient(kafka_config).delete_topics(topics, operation_timeout=30).values():
-            try:
-                future.result(timeout=30)
-            except Exception:  # noqa: BLE001 - best-effort cleanup
-                pass
 
 
 @pytest.fixture

@@ -21,13 +21,12 @@ from tests.cluster.conftest import (
     BOOTSTRAP,
     HDFS_URI,
     big_csv,
-    hdfs_user,
     high_watermarks,
     partition_leader,
     topic_config,
     wait_for,
 )
-from tests.conftest import BackgroundDagRun, consume_all, spark_submit_jvms
+from tests.conftest import BackgroundDagRun, consume_all, hdfs_user, new_read_target, spark_submit_jvms
 
 pytestmark = pytest.mark.cluster
 
@@ -118,18 +117,28 @@ def _busiest_worker() -> tuple[str, int, list[psutil.Process]]:
     return name, executors[name][0], executors[name][1]
 
 
+def _job_executors_started() -> bool:
+    return all(_executors_of(cluster.service(f"spark-worker-{n}").pid()) for n in cluster.SPARK_WORKERS)
+
+
 def test_spark_worker_killed_mid_job_the_job_completes_on_the_other(target, tmp_path):
-    rows = 150_000
+    # the Kafka writes must last longer than the kill takes to follow the first record (~0.2 s); 150,000 rows
+    # were all written within the second that choosing the node took, once the write path got faster
+    rows = 600_000
     players = big_csv(tmp_path / "big.csv", rows)
     bg = BackgroundDagRun("write_to_kafka", {"source_csv": str(tmp_path / "big.csv"), **target})
     try:
+        # the node is chosen while the job's executors read and parse the file, before anything is written
         wait_for(
-            lambda: spark_submit_jvms(target["topic"]) and high_watermarks(target["topic"]).get(0, 0) > 0,
-            "the write job to start writing",
+            lambda: spark_submit_jvms(target["topic"]) and _job_executors_started(),
+            "the write job's executors to start",
             300,
             bg.running,
         )
         name, worker_pid, executors = _busiest_worker()
+        wait_for(
+            lambda: high_watermarks(target["topic"]).get(0, 0) > 0, "the write job to start writing", 300, bg.running
+        )
         killed_at = high_watermarks(target["topic"]).get(0, 0)
         # the node is lost: its worker and the executor it runs
         for proc in [psutil.Process(worker_pid), *executors]:
@@ -204,16 +213,10 @@ def test_rolling_restart_of_every_broker_during_a_processing_time_read_is_invisi
     unique, kafka_config, cleanup_topics, cleanup_hdfs, hdfs, spark
 ):
     from confluent_kafka import Producer
-    from confluent_kafka.admin import AdminClient, NewTopic
 
-    topic, output_dir = f"cluster-roll-{unique}", f"/user/{hdfs_user()}/ct-{unique}/archive"
-    cleanup_topics(topic)
-    cleanup_hdfs(f"/user/{hdfs_user()}/ct-{unique}")
-    checkpoint = checkpoint_for(hdfs_user(), "read_from_kafka", topic, output_dir)
-    cleanup_hdfs(checkpoint)
+    topic = f"cluster-roll-{unique}"
     # 3 partitions, RF 3: every broker leads one
-    admin = AdminClient(kafka_config)
-    admin.create_topics([NewTopic(topic, 3, 3)])[topic].result(timeout=30)
+    output_dir, checkpoint = new_read_target(topic, kafka_config, 3, 3, cleanup_topics, cleanup_hdfs)
     producer = Producer({**kafka_config, "acks": "all", "enable.idempotence": True, "linger.ms": 20})
     sent = {"n": 0}
     stop = threading.Event()

@@ -23,6 +23,7 @@ from tests.conftest import (
     BackgroundDagRun,
     consume_all,
     hdfs_user,
+    new_read_target,
     produce_records,
     run_dag,
     spark_submit_jvms,
@@ -236,15 +237,8 @@ def test_hostile_rows_go_to_the_dead_letter_topic_and_the_job_survives(target, t
 def test_read_job_killed_mid_stream_recovers_and_the_archive_holds_each_message_once(
     unique, kafka_config, cleanup_topics, cleanup_hdfs, hdfs, spark_with_kafka
 ):
-    from confluent_kafka.admin import AdminClient, NewTopic
-
-    topic, output_dir = f"faults-read-{unique}", f"/user/{hdfs_user()}/it-{unique}/archive"
-    cleanup_topics(topic)
-    cleanup_hdfs(f"/user/{hdfs_user()}/it-{unique}")
-    checkpoint = checkpoint_for(hdfs_user(), "read_from_kafka", topic, output_dir)
-    cleanup_hdfs(checkpoint)
-    admin = AdminClient(kafka_config)
-    admin.create_topics([NewTopic(topic, 2, 1)])[topic].result(timeout=30)
+    topic = f"faults-read-{unique}"
+    output_dir, checkpoint = new_read_target(topic, kafka_config, 2, 1, cleanup_topics, cleanup_hdfs)
     total = 300_000
     produce_records(
         ((topic, f"k{i}".encode(), f"message {i}".encode(), i % 2) for i in range(total)), {"linger.ms": 50}
@@ -354,15 +348,8 @@ def test_a_topic_deleted_and_recreated_between_reads_is_reported_and_handled(
 def test_broker_stopped_mid_read_fails_fast_naming_it_and_a_rerun_archives_each_message_once(
     unique, kafka_config, cleanup_topics, cleanup_hdfs, hdfs, spark_with_kafka
 ):
-    from confluent_kafka.admin import AdminClient, NewTopic
-
-    topic, output_dir = f"faults-rdown-{unique}", f"/user/{hdfs_user()}/it-{unique}/archive"
-    cleanup_topics(topic)
-    cleanup_hdfs(f"/user/{hdfs_user()}/it-{unique}")
-    checkpoint = checkpoint_for(hdfs_user(), "read_from_kafka", topic, output_dir)
-    cleanup_hdfs(checkpoint)
-    admin = AdminClient(kafka_config)
-    admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(timeout=30)
+    topic = f"faults-rdown-{unique}"
+    output_dir, checkpoint = new_read_target(topic, kafka_config, 1, 1, cleanup_topics, cleanup_hdfs)
     total = 1_000_000  # one large first batch: the broker dies while it is being read
     produce_records(((topic, None, f"message {i}".encode(), None) for i in range(total)), {"linger.ms": 50})
 
