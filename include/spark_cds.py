@@ -99,13 +99,10 @@ def is_up_to_date(archive: Path, on_stack: bool) -> bool:
     return archive.is_file() and (not on_stack or training_of(archive) == STACK)
 
 
-def build(base_options: str, jars: str, force: bool = False, on_stack: bool = False) -> Path | None:
-    """Dump the archive by running a training app through spark-submit (with the jobs' ``--jars``): the
-    basic one, or with ``on_stack`` the real jobs on the running stack; returns the archive's path."""
-    archive = archive_path()
-    if is_up_to_date(archive, on_stack) and not force:
-        print(f"cds: up to date ({archive}, {training_of(archive) or BASIC} training)")
-        return archive
+def build(archive: Path, base_options: str, jars: str, on_stack: bool = False) -> Path | None:
+    """Dump ``archive`` by running a training app through spark-submit (with the jobs' ``--jars``): the
+    basic one, or with ``on_stack`` the real jobs on the running stack; returns the archive's path (or None
+    when there is none). Whether one is needed is the caller's question (is_up_to_date)."""
     with tempfile.TemporaryDirectory(prefix="spark-cds-") as work:
         if not on_stack:
             return _dump(archive, base_options, jars, ["--train", work], BASIC, {})
@@ -166,7 +163,6 @@ def _stack_training(work: Path) -> Iterator[tuple[dict, dict]]:
     from include.run_plan import plan_read, plan_write
 
     kafka, hdfs_conf = kafka_settings(), hdfs_settings()
-    kafka_topics.check_broker(kafka.config)
     hdfs = hdfs_files.client(hdfs_conf)
     name = f"spark-cds-training-{uuid.uuid4().hex[:8]}"
     csv = work / "players.csv"
@@ -178,10 +174,18 @@ def _stack_training(work: Path) -> Iterator[tuple[dict, dict]]:
     )
     read = plan_read({"topic": name, "output_dir": f"{name}/archive"}, kafka, hdfs_conf)
     topics = [write["topic"], write["dlq_topic"]]
-    home = posixpath.join("/user", hdfs_conf.user, name)
+    home = posixpath.dirname(write["hdfs_dir"])  # /user/<user>/<name>: landing and archive are under it
     try:
-        for topic in topics:
-            kafka_topics.ensure_topic(kafka.config, topic, 1, write["replication_factor"])
+        # as the DAGs' create_topic tasks do (the broker answers, the topics exist, the job may use them)
+        kafka_topics.prepare_job_topics(
+            kafka.config,
+            kafka.config,
+            write["kafka_conn_id"],
+            topics,
+            write["partitions"],
+            write["replication_factor"],
+            ["DESCRIBE", "WRITE", "READ"],
+        )
         hdfs_files.ingest(hdfs, csv, write["hdfs_dir"])
         yield {"write": write["job_args"], "read": read["job_args"]}, {"HADOOP_USER_NAME": hdfs_conf.user}
     finally:
@@ -244,12 +248,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.train_on_stack:
         train_on_stack(json.loads(args.train_on_stack))
         return 0
-    if is_up_to_date(archive_path(), args.on_stack) and not args.force:  # no Spark or Airflow import needed
-        print(f"cds: up to date ({archive_path()}, {training_of(archive_path()) or BASIC} training)")
+    archive = archive_path()
+    if is_up_to_date(archive, args.on_stack) and not args.force:  # no Spark or Airflow import needed
+        print(f"cds: up to date ({archive}, {training_of(archive) or BASIC} training)")
         return 0
     from include.run_plan import DRIVER_JAVA_OPTIONS, spark_kafka_jars
 
-    build(DRIVER_JAVA_OPTIONS, spark_kafka_jars(), force=args.force, on_stack=args.on_stack)
+    build(archive, DRIVER_JAVA_OPTIONS, spark_kafka_jars(), on_stack=args.on_stack)
     return 0  # jobs run without the archive too: never fail setup for it
 
 
