@@ -189,12 +189,18 @@ def _stack_training(work: Path) -> Iterator[tuple[dict, dict]]:
         hdfs_files.ingest(hdfs, csv, write["hdfs_dir"])
         yield {"write": write["job_args"], "read": read["job_args"]}, {"HADOOP_USER_NAME": hdfs_conf.user}
     finally:
-        for future in AdminClient(kafka.config).delete_topics(topics, operation_timeout=30).values():
-            with contextlib.suppress(Exception):
+        # the client is kept until its futures are done: a destroyed handle fails them all
+        admin = AdminClient(kafka.config)
+        for topic, future in admin.delete_topics(topics, operation_timeout=30).items():
+            try:
                 future.result(timeout=30)
+            except Exception as exc:  # noqa: BLE001 - report and go on cleaning
+                print(f"cds: could not delete the training topic {topic}: {exc}")
         for path in (home, posixpath.dirname(write["checkpoint"]), posixpath.dirname(read["checkpoint"])):
-            with contextlib.suppress(Exception):
+            try:
                 hdfs.delete(path, recursive=True)
+            except Exception as exc:  # noqa: BLE001 - report and go on cleaning
+                print(f"cds: could not delete hdfs:{path}: {exc}")
 
 
 def train_on_stack(spec: dict) -> None:
