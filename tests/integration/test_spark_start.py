@@ -84,3 +84,17 @@ def test_the_archive_trained_on_the_stack_holds_the_kafka_consumer_and_the_hdfs_
         "org.apache.hadoop.hdfs.client.impl.BlockReaderRemote",
     ):
         assert loaded_from_archive(loaded, class_name), f"{class_name} came from a jar, not from {archive}"
+
+
+def test_the_stack_training_leaves_no_topic_or_hdfs_path_behind(stack, hdfs):
+    from confluent_kafka.admin import AdminClient
+
+    assert spark_cds.training_of(spark_cds.archive_path()) == spark_cds.STACK, "'make up' did not train on the stack"
+    topics = AdminClient({"bootstrap.servers": BOOTSTRAP}).list_topics(timeout=30).topics
+    left = sorted(t for t in topics if t.startswith("spark-cds-training-"))
+    assert left == [], f"the class-data-sharing training left topics behind: {left}"
+    home = f"/user/{hdfs_user()}"
+    paths = [home, f"{home}/checkpoints/write_to_kafka", f"{home}/checkpoints/read_from_kafka"]
+    found = [f"{p}/{n}" for p in paths if hdfs.status(p, strict=False) for n in hdfs.list(p)]
+    left = [p for p in found if "spark-cds-training-" in p]
+    assert left == [], f"the class-data-sharing training left HDFS paths behind: {left}"
