@@ -626,13 +626,7 @@ def main(argv: list[str] | None = None) -> int:
     return single.dispatch(
         argv,
         usage,
-        {
-            "up": up,
-            "down": down,
-            "status": lambda rest: 0 if status(rest) else 3,
-            "reset": lambda rest: reset(),
-            "restart": _restart_verb,
-        },
+        {**single.lifecycle_verbs(up, down, status, reset), "restart": _restart_verb},
     )
 
 

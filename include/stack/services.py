@@ -732,6 +732,16 @@ def dispatch(argv: list[str] | None, usage: str, verbs: dict[str, Callable[[list
     return 0 if result is None else result
 
 
+def lifecycle_verbs(
+    up: Callable[[list[str]], None],
+    down: Callable[[list[str]], None],
+    status: Callable[[list[str]], bool],
+    reset: Callable[[], None],
+) -> dict[str, Callable[[list[str]], int | None]]:
+    """The verbs every profile's CLI has: up, down, status (exit 3 when a service is down) and reset."""
+    return {"up": up, "down": down, "status": lambda rest: 0 if status(rest) else 3, "reset": lambda rest: reset()}
+
+
 def _kafka_tool_verb(rest: list[str]) -> int:
     if not rest:
         raise UsageError
@@ -748,10 +758,7 @@ def main(argv: list[str] | None = None) -> int:
         argv,
         usage,
         {
-            "up": up,
-            "down": down,
-            "status": lambda rest: 0 if status(rest) else 3,
-            "reset": lambda rest: reset(),
+            **lifecycle_verbs(up, down, status, reset),
             "jars": lambda rest: resolve_jars(force="--force" in rest),
             "kafka": _kafka_tool_verb,
             "hdfs-dfs": hdfs_dfs,
