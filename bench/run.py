@@ -250,6 +250,11 @@ def batch_progress_lines(output: str, query_prefix: str) -> list[dict]:
     return found
 
 
+def add_batch_s(progress: list[dict]) -> float:
+    """Seconds of Spark's addBatch (the batches' tasks) over the given batch progress lines."""
+    return sum(p["durationMs"].get("addBatch", 0) for p in progress) / 1000
+
+
 def mtimes_ms(hdfs, directory: str) -> dict[str, int]:
     """{name: modification time (ms, the NameNode's clock)} of the entries of an HDFS directory."""
     if hdfs.status(directory, strict=False) is None:
@@ -451,7 +456,7 @@ def stage_read(ctx: Context) -> str:
     # like the consumer perf tool's fetch rate (its group join excluded): the time the batches' tasks spent
     # reading Kafka and writing Parquet (Spark's addBatch), without the driver's planning and offset commits
     progress = batch_progress_lines(run.output, "archive:")
-    tasks_s = sum(p["durationMs"].get("addBatch", 0) for p in progress) / 1000
+    tasks_s = add_batch_s(progress)
     if sum(p["numInputRows"] for p in progress) != rows:
         raise RuntimeError(f"the job's batch progress lines count {sum(p['numInputRows'] for p in progress)} rows")
     ctx.results["read_rows_per_s"] = stats.rate(rows, tasks_s)
@@ -500,10 +505,10 @@ def read_cold_and_warm(ctx: Context, topic: str) -> dict:
         raise RuntimeError(f"the halves run read {[p['numInputRows'] for p in progress]} rows, expected 2 batches")
     first, rest = progress[0], progress[1:]
     rest_rows = sum(p["numInputRows"] for p in rest)
-    rest_s = sum(p["durationMs"].get("addBatch", 0) for p in rest) / 1000
+    rest_s = add_batch_s(rest)
     out = {
         "batches": [{"rows": p["numInputRows"], "addBatch_ms": p["durationMs"].get("addBatch")} for p in progress],
-        "cold_rows_per_s": stats.rate(first["numInputRows"], first["durationMs"].get("addBatch", 0) / 1000),
+        "cold_rows_per_s": stats.rate(first["numInputRows"], add_batch_s([first])),
         "warm_rows_per_s": stats.rate(rest_rows, rest_s),
         "method": "the same job and topic with --max-offsets-per-trigger rows/2: rows / addBatch of the first "
         "batch (cold JVM) and of the later ones (warm)",
