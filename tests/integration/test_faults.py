@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -21,6 +22,7 @@ from include.stack import services
 from tests.conftest import (
     HDFS_URI,
     BackgroundDagRun,
+    DagRun,
     consume_all,
     hdfs_user,
     new_read_target,
@@ -166,28 +168,41 @@ def _log_time(output: str, marker: str) -> float | None:
     return None
 
 
+def kill_broker_when(bg: BackgroundDagRun, ready: Callable[[], bool], never_ready: str) -> tuple[DagRun, float]:
+    """Once ``ready()`` (within 240 s), SIGKILL the broker and wait for the DAG run ``bg`` to end. The broker is
+    started again whatever happens. Returns the run's result and the time the broker died."""
+    try:
+        kafka = next(s for s in services.services() if s.name == "kafka")
+        deadline = time.monotonic() + 240
+        while not ready():
+            assert bg.running() and time.monotonic() < deadline, never_ready
+            time.sleep(0.05)
+        os.kill(kafka.pid(), signal.SIGKILL)
+        stopped_at = time.time()
+        return bg.wait(600), stopped_at
+    finally:
+        bg.kill()
+        services.up(["kafka"])
+
+
+def assert_failed_fast_naming_the_broker(result: DagRun, stopped_at: float) -> None:
+    """The run failed (its task up for retry) within 120 s of the broker's death, with an error naming it."""
+    assert result.returncode != 0, "the run succeeded: the broker died too late to test anything"
+    assert "Kafka broker(s) localhost:9092" in result.output, result.output[-5000:]
+    failed_at = _log_time(result.output, "new_state=up_for_retry")
+    assert failed_at is not None and failed_at - stopped_at < 120, (failed_at, stopped_at)
+
+
 def test_broker_stopped_mid_write_fails_fast_naming_it_and_a_rerun_loses_nothing(target, tmp_path):
     rows = 300_000
     players = big_csv(tmp_path / "big.csv", rows)
     conf = {"source_csv": str(tmp_path / "big.csv"), **target}
-    kafka = next(s for s in services.services() if s.name == "kafka")
-    bg = BackgroundDagRun("write_to_kafka", conf)
-    try:
-        deadline = time.monotonic() + 240
-        while not (spark_submit_jvms(target["topic"]) and high_watermark(target["topic"]) > 0):
-            assert bg.running() and time.monotonic() < deadline, "the write job never started writing"
-            time.sleep(0.05)
-        os.kill(kafka.pid(), signal.SIGKILL)
-        stopped_at = time.time()
-        result = bg.wait(600)
-    finally:
-        bg.kill()
-        services.up(["kafka"])
-    output = result.output
-    assert result.returncode != 0
-    assert "Kafka broker(s) localhost:9092" in output, output[-5000:]
-    failed_at = _log_time(output, "new_state=up_for_retry")
-    assert failed_at is not None and failed_at - stopped_at < 120, (failed_at, stopped_at)
+    result, stopped_at = kill_broker_when(
+        BackgroundDagRun("write_to_kafka", conf),
+        lambda: bool(spark_submit_jvms(target["topic"])) and high_watermark(target["topic"]) > 0,
+        "the write job never started writing",
+    )
+    assert_failed_fast_naming_the_broker(result, stopped_at)
 
     run = run_dag("write_to_kafka", conf)
     assert run.ok, run.tail()
@@ -353,24 +368,12 @@ def test_broker_stopped_mid_read_fails_fast_naming_it_and_a_rerun_archives_each_
     total = 1_000_000  # one large first batch: the broker dies while it is being read
     produce_records(((topic, None, f"message {i}".encode(), None) for i in range(total)), {"linger.ms": 50})
 
-    kafka = next(s for s in services.services() if s.name == "kafka")
-    bg = BackgroundDagRun("read_from_kafka", {"topic": topic, "output_dir": output_dir})
-    try:
-        deadline = time.monotonic() + 240
-        while hdfs.status(f"{checkpoint}/archive/offsets/0", strict=False) is None:
-            assert bg.running() and time.monotonic() < deadline, "the read job never planned a batch"
-            time.sleep(0.05)
-        os.kill(kafka.pid(), signal.SIGKILL)
-        stopped_at = time.time()
-        result = bg.wait(600)
-    finally:
-        bg.kill()
-        services.up(["kafka"])
-    output = result.output
-    assert result.returncode != 0, "the run succeeded: the broker died too late to test anything"
-    failed_at = _log_time(output, "new_state=up_for_retry")
-    assert failed_at is not None and failed_at - stopped_at < 120, (failed_at, stopped_at)
-    assert "Kafka broker(s) localhost:9092" in output
+    result, stopped_at = kill_broker_when(
+        BackgroundDagRun("read_from_kafka", {"topic": topic, "output_dir": output_dir}),
+        lambda: hdfs.status(f"{checkpoint}/archive/offsets/0", strict=False) is not None,
+        "the read job never planned a batch",
+    )
+    assert_failed_fast_naming_the_broker(result, stopped_at)
     rerun = run_dag("read_from_kafka", {"topic": topic, "output_dir": output_dir})
     assert rerun.ok, rerun.tail()
     rows = spark_with_kafka.read.parquet(f"{HDFS_URI}{output_dir}")
