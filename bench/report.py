@@ -223,7 +223,7 @@ absolute numbers move with the machine's load):
   ceiling. Then the same job reads the topic again with `--max-offsets-per-trigger` = rows/2: the first
   half runs in a cold JVM, the second in a warm one; their rates show how much of the figure is the JVM's
   warm-up (class loading, interpreted code until the JIT has compiled it), which every spark-submit pays.
-- **Parse ceiling**: the same CSV through `split_lines → classify → to_valid_messages` into Spark's `noop`
+- **Parse ceiling**: the same CSV through `parse_lines → to_valid_messages` (both passes) into Spark's `noop`
   sink (action time only).
 - **Latency**: `kafka-producer-perf-test --throughput` at a fixed rate for warm-up + measured seconds while
   the read job runs in processingTime mode. Per record: commit time of the file-sink batch that holds it

@@ -183,3 +183,32 @@ def test_an_empty_csv_succeeds_with_no_messages(target, tmp_path):
     run = run_dag("write_to_kafka", {"source_csv": str(empty), **target})
     assert run.ok, run.tail()
     assert kv(target["topic"]) == []
+
+
+def test_a_csv_larger_than_the_driver_heap_would_hold_arrives_whole_with_exact_lines_and_key_order(target, tmp_path):
+    # ~96 MB, 4M lines: read whole into memory (as the job once did), this ran the 1 GB driver out of heap
+    lines = 4_000_000
+    bad = {2: "Bo;abc", 1_999_999: "Cy;1;2", 3_999_998: ";40"}  # one per region of the file, across its splits
+    repeated = "Zoë Repeated"  # one key every 100,000 lines: Kafka must get its values in file order
+    source = tmp_path / "large.csv"
+    with source.open("w", encoding="utf-8") as out:
+        for n in range(1, lines + 1):
+            if n in bad:
+                out.write(bad[n] + "\n")
+            elif n % 100_000 == 0:
+                out.write(f"{repeated};{n // 100_000}\n")
+            else:
+                out.write(f"Player {n:07d} Ñandú;{n % 151}\n")
+    run = run_dag("write_to_kafka", {"source_csv": str(source), **target})
+    assert run.ok, run.tail()
+    assert f"rows in={lines} valid={lines - len(bad)} dead-lettered={len(bad)}" in run.output
+
+    arrived = consume_all(target["topic"], timeout_s=300)
+    assert len(arrived) == lines - len(bad)
+    keys = {k for k, _, _, _ in arrived}
+    want = {f"Player {n:07d} Ñandú".encode() for n in range(1, lines + 1) if n not in bad and n % 100_000}
+    assert keys == want | {repeated.encode()}
+    assert [v.decode() for k, v, _, _ in arrived if k == repeated.encode()] == [str(i) for i in range(1, 41)]
+    assert all(v == str(int(k[7:14]) % 151).encode() for k, v, _, _ in arrived if k != repeated.encode())
+    letters = [json.loads(v) for _, v, _, _ in consume_all(f"{target['topic']}.dlq")]
+    assert sorted((d["line"], d["raw"]) for d in letters) == sorted(bad.items())
