@@ -61,7 +61,7 @@ export AIRFLOW__SECRETS__BACKEND ?= include.secrets_backend.LocalKafkaSecretsBac
 DAG ?= write_to_kafka
 CONF ?= {}
 PYTEST_ARGS ?=
-BENCH_ROWS ?= 1000000
+BENCH_ROWS ?= 2000000
 
 .PHONY: single-only help setup up down status reset run demo ui ui-stop test test-unit test-integration test-faults test-cluster lint format lock clean bench
 
@@ -115,7 +115,7 @@ test-cluster: up ## the DAGs on the cluster profile and the node losses they sur
 	  echo "test-cluster: pytest exit $$rc after $$(( $$(date +%s) - start ))s"; exit $$rc
 
 
-bench: single-only up ## measure the pipeline against Kafka's own perf tools (~10 min, BENCH_ROWS=1000000): bench/results/
+bench: single-only up ## measure the pipeline against Kafka's own perf tools (~5-10 min, BENCH_ROWS=2000000): bench/results/
 	@$(PY) -m bench.run --rows $(BENCH_ROWS)
 
 lint: setup ## ruff check + format check

@@ -16,7 +16,7 @@ SPARK_CONF (the operator's own hook builds it), so the bench measures what the D
 creates (topics, HDFS directories, checkpoints, local files) is unique to it and deleted at the end.
 Results: bench/results/latest.{json,md,png}, a dated JSON copy, and README's "Performance" section.
 
-    python -m bench.run [--rows 1000000]        (make bench BENCH_ROWS=...)
+    python -m bench.run [--rows 2000000]        (make bench BENCH_ROWS=...)
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ AIRFLOW = str(Path(sys.executable).parent / "airflow")
 RESULT_MARK = "BENCH_RESULT "
 SUBPROCESS_TIMEOUT_S = 900
 
-DEFAULT_ROWS = 1_000_000  # 2,000,000 does not fit ~10 minutes on the shared 2-core machine
+DEFAULT_ROWS = 2_000_000  # as the issue asks (~2M records); about 5 minutes on the shared 2-core machine
 SEED = 20_260_501
 SMALL_ROWS = 1_000  # the "small file" of the orchestration-overhead figure
 LATENCY_RATE = 10_000  # records/s
@@ -421,7 +421,7 @@ def stage_write(ctx: Context) -> str:
         "batches": batches,
         "batch_s": batch_s,
         "kafka_first_to_last_s": kafka_s,
-        "parse_and_cache_s": round(batch_s - kafka_s, 3),
+        "before_first_record_s": round(batch_s - kafka_s, 3),  # line counts, parse, sort by key
         "batch_rows_per_s": stats.rate(count, batch_s),
         "driver_peak_rss_mb": run.driver_peak_rss_mb,
         "broker_peak_rss_mb": run.broker_peak_rss_mb,
@@ -548,7 +548,7 @@ def stage_parse(ctx: Context) -> str:
     ctx.details["parse"] = {"rows": result["rows"], "seconds": result["seconds"], "submit_s": round(run.seconds, 2)}
     write = ctx.details.get("write", {})
     if write:
-        # the write batch = parse (+ cache and count) then the Kafka sink; the sink's share of it:
+        # the write batch = line counts, parse (+ sort by key when several tasks write), then the Kafka sink; its share:
         ctx.results["kafka_sink_share_of_write"] = write["kafka_first_to_last_s"] / write["batch_s"]
     return f"{ctx.results['parse_rows_per_s']:,.0f} rec/s ({result['seconds']:.1f}s for {result['rows']:,} rows)"
 
