@@ -350,7 +350,7 @@ def readme_section(doc: dict) -> str:
     return "\n".join(
         [
             README_START,
-            "`make bench` (about 10 minutes; `BENCH_ROWS` scales it, default 2,000,000) measures the pipeline "
+            "`make bench` (about 5 minutes; `BENCH_ROWS` scales it, default 2,000,000) measures the pipeline "
             "against Kafka's own perf tools in the same run, on the running stack. The latest run:",
             "",
             header(doc),
