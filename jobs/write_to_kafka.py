@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from urllib.parse import unquote
 
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
@@ -72,13 +73,10 @@ def read_text(reader):
 
 
 def raw_lines(text: DataFrame) -> DataFrame:
-    """Rows of a ``read_text`` reader (batch or streaming) -> file, split (the first byte of the split the line
-    was read in) and raw (the line's bytes, as a string)."""
-    # _metadata.file_path is the path as a URI (a space is %20, '%' is %25, '+' stays '+'); URL-decoding it
-    # after escaping '+' gives the path as Hadoop writes it, as the dead letters have always named the file.
-    encoded = F.replace(F.col("_metadata.file_path"), F.lit("+"), F.lit("%2B"))
+    """Rows of a ``read_text`` reader (batch or streaming) -> path (the file, as a URI), split (the first byte of
+    the split the line was read in) and raw (the line's bytes, as a string)."""
     return text.select(
-        F.url_decode(encoded).alias("file"),
+        F.col("_metadata.file_path").alias("path"),
         F.col("_metadata.file_block_start").alias("split"),
         F.col("value").alias("raw"),
     )
@@ -92,14 +90,16 @@ def number_lines(spark: SparkSession, raw: DataFrame) -> tuple[DataFrame, int, i
     same files in the same partitions and order, so a line's position in the scan (``id``, consecutive within
     a split) is the same in both."""
     raw = raw.withColumn("id", F.monotonically_increasing_id())
-    splits = raw.groupBy("file", "split").agg(F.count(F.lit(1)).alias("lines"), F.min("id").alias("first_id"))
+    splits = raw.groupBy("path", "split").agg(F.count(F.lit(1)).alias("lines"), F.min("id").alias("first_id"))
     numbering, lines_before = [], {}
-    for row in sorted(splits.collect(), key=lambda r: (r.file, r.split)):
-        before = lines_before.get(row.file, 0)
-        numbering.append((row.file, row.split, row.first_id - before - 1))
-        lines_before[row.file] = before + row.lines
-    offsets = spark.createDataFrame(numbering, "file string, split bigint, offset bigint")
-    numbered = raw.join(F.broadcast(offsets), ["file", "split"]).select(
+    for row in sorted(splits.collect(), key=lambda r: (r.path, r.split)):
+        before = lines_before.get(row.path, 0)
+        # the path is a URI (a space is %20, '%' is %25, '+' stays '+'): decoded, it is the file as Hadoop names
+        # it, as the dead letters have always named it (once per split here, not once per line)
+        numbering.append((row.path, row.split, unquote(row.path), row.first_id - before - 1))
+        lines_before[row.path] = before + row.lines
+    offsets = spark.createDataFrame(numbering, "path string, split bigint, file string, offset bigint")
+    numbered = raw.join(F.broadcast(offsets), ["path", "split"]).select(
         "file", (F.col("id") - F.col("offset")).alias("line"), "raw"
     )
     return numbered, len(lines_before), len(numbering)

@@ -31,6 +31,11 @@ def spark_parse(spark, directory, files: dict[str, bytes]):
     return valid, letters
 
 
+def parse_dir(spark, directory):
+    """The write job's parse_lines over every file in ``directory``: (rows, files, splits)."""
+    return parse_lines(spark, raw_lines(read_text(spark.read).load(str(directory))))
+
+
 @contextmanager
 def splits_of(spark, max_bytes: int):
     """Spark reads files in splits of at most ``max_bytes`` (several tasks per file, as for a large file)."""
@@ -145,7 +150,7 @@ def test_line_numbers_hold_when_a_file_is_read_in_many_splits(spark, tmp_path):
     files = {"a.csv": mixed_file(600), "b.csv": mixed_file(7), "c.csv": b"Ann;1"}
     write_files(tmp_path, files)
     with splits_of(spark, 512):
-        _, _, splits = parse_lines(spark, raw_lines(read_text(spark.read).load(str(tmp_path))))
+        _, _, splits = parse_dir(spark, tmp_path)
         assert splits > 20  # the test reads the files the way a large file is read: in many splits
         assert_agrees_with_reference(spark, tmp_path, files)
 
@@ -156,7 +161,7 @@ def test_rows_of_one_key_reach_kafka_in_file_order_when_several_tasks_write(spar
     rows = [f"k{i % 7};{i % 151}" for i in range(3000)]
     write_files(tmp_path, {"p.csv": "\n".join(rows).encode()})
     with splits_of(spark, 512):
-        parsed, _, splits = parse_lines(spark, raw_lines(read_text(spark.read).load(str(tmp_path))))
+        parsed, _, splits = parse_dir(spark, tmp_path)
         assert splits > 20
         messages = to_messages(parsed, "t", "t.dlq", in_file_order=True)
         got = messages.select(F.spark_partition_id().alias("task"), "key", "value").collect()
@@ -177,7 +182,7 @@ def test_every_column_of_every_line_evaluates_under_ansi_mode(spark, tmp_path):
     # expression may raise on a bad line
     assert spark.conf.get("spark.sql.ansi.enabled") == "true"
     paths = write_files(tmp_path, {f"{k}.csv": v for k, v in CORPUS.items()})
-    rows, _, _ = parse_lines(spark, raw_lines(read_text(spark.read).load(str(tmp_path))))
+    rows, _, _ = parse_dir(spark, tmp_path)
     expected = sum(
         len(reference(v, paths[f"{k}.csv"])[0]) + len(reference(v, paths[f"{k}.csv"])[1]) for k, v in CORPUS.items()
     )
