@@ -42,7 +42,10 @@ CONSUMER_OPTIONS = {
     "fetchOffset.retryIntervalMs": "1000",
     # A backlog larger than this per Kafka partition is read by several Spark tasks in parallel (a 1-partition
     # topic would otherwise be read by one core); small micro-batches stay one task (and one Parquet file).
-    "maxRecordsPerPartition": "250000",
+    # Each task pays a fixed cost (its consumer's seek and first fetch, one Parquet file and HDFS block):
+    # 500,000 read 2M records in 7.5 s against 8.0 s with 250,000 (make bench's topic, 3 runs each), and a
+    # backlog of 1M still uses both cores.
+    "maxRecordsPerPartition": "500000",
     # Larger polls and fetches: with Kafka's defaults (500 records a poll, 1 MiB a partition fetch) a task spent
     # most of its time in poll round trips; this halved the read job's addBatch for 1M small records (make bench).
     "kafka.max.poll.records": "100000",
