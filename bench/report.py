@@ -132,6 +132,17 @@ def markdown_table(doc: dict) -> str:
             "",
         ),
         (
+            "read ceiling: Spark's Kafka source alone (the read job's options) → noop sink, fresh spark-submit",
+            _n(d.get("read_source_rows_per_s"), " rec/s"),
+            f"ratio {_ratio(d.get('read_source_ratio'))}: the read job's ceiling; its projection + Parquet = "
+            + (
+                f"{d['parquet_sink_share_of_read']:.0%} of the read batch"
+                if d.get("parquet_sink_share_of_read") is not None
+                else "not measured"
+            ),
+            "",
+        ),
+        (
             "parse ceiling: write job's parsing → noop sink",
             _n(d["parse_rows_per_s"], " rec/s"),
             "Kafka sink = "
@@ -159,7 +170,7 @@ def markdown_table(doc: dict) -> str:
         (
             "… `airflow dags test` of a one-task no-op DAG (the floor of that overhead)",
             _n(d.get("dags_test_floor_s"), " s", 1),
-            "",
+            f"20% allows {_n(d.get('dag_overhead_budget_s'), ' s', 1)} (bare / 4)",
             "",
         ),
         (
@@ -223,6 +234,11 @@ absolute numbers move with the machine's load):
   ceiling. Then the same job reads the topic again with `--max-offsets-per-trigger` = rows/2: the first
   half runs in a cold JVM, the second in a warm one; their rates show how much of the figure is the JVM's
   warm-up (class loading, interpreted code until the JIT has compiled it), which every spark-submit pays.
+- **Read ceiling**: `bench/apps/read_noop.py` with the read job's own arguments: the job's `kafka_stream`
+  (its consumer options and task splitting) into Spark's `noop` sink, in a fresh spark-submit like the job's,
+  rows / `addBatch`. Every record is fetched and made a Spark row; nothing is projected or written. The read
+  job cannot go faster than this in one spark-submit; what it adds is its projection and the Parquet files
+  on HDFS.
 - **Parse ceiling**: the same CSV through `parse_lines → to_valid_messages` (both passes) into Spark's `noop`
   sink (action time only).
 - **Latency**: `kafka-producer-perf-test --throughput` at a fixed rate for warm-up + measured seconds while
@@ -233,8 +249,9 @@ absolute numbers move with the machine's load):
   `details.latency.p99_all_records_ms` in the JSON includes them.
 - **Orchestration**: `airflow dags test write_to_kafka` (the Makefile's environment, as `make run`) on a
   small file vs. `python -m bench.bare_write`: the same functions and the same spark-submit command in a
-  plain process. Overhead = difference, as a share of the DAG run. Its floor: `airflow dags test` of
-  `bench/dags/bench_noop.py`, one task that does nothing, in a throwaway Airflow home.
+  plain process. Overhead = difference, as a share of the DAG run; 20% of the DAG run allows at most bare / 4.
+  Its floor: `airflow dags test` of `bench/dags/bench_noop.py`, one task that does nothing, in a throwaway
+  Airflow home.
 - **spark-submit start**: a tiny app that builds the session and resolves `format("kafka")`; with the
   pre-resolved `--jars` inside a network namespace with loopback only (the median of 3 runs; each is in the
   JSON), and with `--packages` and an empty
@@ -275,6 +292,7 @@ def chart(doc: dict, latencies: Sequence[float] | None, path: Path) -> None:
     groups = [
         ("write to Kafka", doc["producer_perf_rows_per_s"], doc["write_rows_per_s"], "write job"),
         ("read from Kafka", doc["consumer_perf_rows_per_s"], doc["read_rows_per_s"], "read job"),
+        ("read: source alone", doc["consumer_perf_rows_per_s"], doc.get("read_source_rows_per_s"), "noop sink"),
         ("parse CSV", None, doc["parse_rows_per_s"], "noop sink"),
     ]
     y = list(range(len(groups)))[::-1]

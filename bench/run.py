@@ -4,7 +4,8 @@ Stages (a progress line each):
 1. broker ceiling: kafka-producer-perf-test (acks=all, the write job's producer settings, record size = the
    average players row) and kafka-consumer-perf-test, on a fresh topic;
 2. write job: a generated players CSV -> HDFS -> jobs/write_to_kafka.py (availableNow, the DAG's arguments)
-   -> Kafka; 3. read job: that topic -> jobs/read_from_kafka.py --no-console -> Parquet on HDFS;
+   -> Kafka; 3. read job: that topic -> jobs/read_from_kafka.py --no-console -> Parquet on HDFS; 3b. read
+   ceiling: the job's Kafka source alone -> Spark's noop sink, in a fresh spark-submit;
 4. parse ceiling: the CSV -> the write job's parsing functions -> Spark's noop sink;
 5. latency: a producer at a fixed rate -> the read job in processingTime mode -> per-record latency;
 6. orchestration: `airflow dags test write_to_kafka` vs. the same steps without Airflow; spark-submit start
@@ -519,6 +520,47 @@ def read_cold_and_warm(ctx: Context, topic: str) -> dict:
     return out
 
 
+def stage_read_ceiling(ctx: Context) -> str:
+    """Spark's Kafka source alone, with the read job's own arguments and consumer options, into the ``noop``
+    sink, in a fresh spark-submit as the job runs: the most any Spark read of this topic reaches here, before
+    a single row is projected or written (bench/apps/read_noop.py)."""
+    if ctx.write_plan is None:
+        raise RuntimeError("the write stage did not run: no topic to read")
+    params = {"topic": ctx.write_plan["topic"], "output_dir": ctx.home("archive-noop"), "starting_offsets": "earliest"}
+    plan = read_plan(ctx, {**params, "trigger": "availableNow"})
+    command = submit_command(
+        str(BENCH_DIR / "apps" / "read_noop.py"),
+        "bench-read-noop",
+        [*plan["job_args"], "--no-console"],
+        py_files=f"{JOBS_DIR / 'spark_streaming.py'},{JOBS_DIR / 'read_from_kafka.py'}",
+        jars=plan["jars"],
+    )
+    run = run_submit(command, ctx.work / "read_noop.log", {"HADOOP_USER_NAME": plan["hdfs_user"]})
+    result = json.loads(result_line(run.output))
+    if result["rows"] != ctx.rows:
+        raise RuntimeError(f"the Kafka source reached the noop sink with {result['rows']} rows, expected {ctx.rows}")
+    seconds = sum(result["add_batch_ms"]) / 1000
+    ctx.results["read_source_rows_per_s"] = stats.rate(result["rows"], seconds)
+    ctx.results["read_source_ratio"] = stats.ratio(
+        ctx.results["read_source_rows_per_s"], ctx.results.get("consumer_perf_rows_per_s")
+    )
+    read = ctx.details.get("read", {})
+    if read.get("tasks_s"):
+        # what the job adds to the source (projection, Parquet, HDFS), as a share of its own read batch
+        ctx.results["parquet_sink_share_of_read"] = max(0.0, 1 - seconds / read["tasks_s"])
+    ctx.details["read_source"] = {
+        "rows": result["rows"],
+        "add_batch_ms": result["add_batch_ms"],
+        "submit_s": round(run.seconds, 2),
+        "method": "the read job's Kafka source (its arguments and consumer options), no projection, into Spark's "
+        "noop sink, availableNow in a fresh spark-submit: rows / addBatch",
+    }
+    return (
+        f"{ctx.results['read_source_rows_per_s']:,.0f} rec/s ({seconds:.1f}s for {result['rows']:,} rows; ratio "
+        f"{ctx.results['read_source_ratio'] or float('nan'):.2f} to the consumer ceiling)"
+    )
+
+
 def stage_memory(ctx: Context) -> str:
     write, read = ctx.details.get("write", {}), ctx.details.get("read", {})
     drivers = [v for v in (write.get("driver_peak_rss_mb"), read.get("driver_peak_rss_mb")) if v]
@@ -773,6 +815,8 @@ def stage_orchestration(ctx: Context) -> str:
     ctx.results["bare_run_s"] = bare_s
     ctx.results["dag_overhead_s"] = dag_s - bare_s
     ctx.results["dag_overhead_ratio"] = (dag_s - bare_s) / dag_s
+    # overhead / (bare + overhead) <= 0.2  <=>  overhead <= bare / 4
+    ctx.results["dag_overhead_budget_s"] = bare_s / 4
     ctx.details["orchestration"] = {
         "rows": SMALL_ROWS,
         "dag_s": dag_s,
@@ -892,6 +936,7 @@ STAGES: list[tuple[str, str, str, Callable[[Context], str]]] = [
     ("ceiling", "1/7", "broker ceiling (kafka perf tools)", stage_ceiling),
     ("write", "2/7", "write job (HDFS -> Spark -> Kafka)", stage_write),
     ("read", "3/7", "read job (Kafka -> Spark -> Parquet)", stage_read),
+    ("read_ceiling", "3b/7", "read ceiling: Kafka source alone (noop sink)", stage_read_ceiling),
     ("parse", "4/7", "parse ceiling (noop sink)", stage_parse),
     ("latency", "5/7", "latency (processingTime read)", stage_latency),
     ("orchestration", "6a/7", "orchestration overhead: airflow dags test vs bare", stage_orchestration),
@@ -903,6 +948,7 @@ NEEDS = {
     "write": ["prepare"],
     "ceiling": ["prepare"],
     "read": ["write"],
+    "read_ceiling": ["write"],
     "parse": ["write"],
     "latency": ["prepare"],
     "memory": ["write", "read"],
