@@ -526,8 +526,13 @@ def stage_read_ceiling(ctx: Context) -> str:
     a single row is projected or written (bench/apps/read_noop.py)."""
     if ctx.write_plan is None:
         raise RuntimeError("the write stage did not run: no topic to read")
-    params = {"topic": ctx.write_plan["topic"], "output_dir": ctx.home("archive-noop"), "starting_offsets": "earliest"}
-    plan = read_plan(ctx, {**params, "trigger": "availableNow"})
+    params = {
+        "topic": ctx.write_plan["topic"],
+        "output_dir": ctx.home("archive-noop"),
+        "starting_offsets": "earliest",
+        "trigger": "availableNow",
+    }
+    plan = read_plan(ctx, params)
     command = submit_command(
         str(BENCH_DIR / "apps" / "read_noop.py"),
         "bench-read-noop",
@@ -536,11 +541,12 @@ def stage_read_ceiling(ctx: Context) -> str:
         jars=plan["jars"],
     )
     run = run_submit(command, ctx.work / "read_noop.log", {"HADOOP_USER_NAME": plan["hdfs_user"]})
-    result = json.loads(result_line(run.output))
-    if result["rows"] != ctx.rows:
-        raise RuntimeError(f"the Kafka source reached the noop sink with {result['rows']} rows, expected {ctx.rows}")
-    seconds = sum(result["add_batch_ms"]) / 1000
-    ctx.results["read_source_rows_per_s"] = stats.rate(result["rows"], seconds)
+    progress = [p for p in batch_progress_lines(run.output, "read-noop") if p["numInputRows"]]
+    rows = sum(p["numInputRows"] for p in progress)
+    if rows != ctx.rows:
+        raise RuntimeError(f"the Kafka source reached the noop sink with {rows} rows, expected {ctx.rows}")
+    seconds = add_batch_s(progress)
+    ctx.results["read_source_rows_per_s"] = stats.rate(rows, seconds)
     ctx.results["read_source_ratio"] = stats.ratio(
         ctx.results["read_source_rows_per_s"], ctx.results.get("consumer_perf_rows_per_s")
     )
@@ -549,14 +555,14 @@ def stage_read_ceiling(ctx: Context) -> str:
         # what the job adds to the source (projection, Parquet, HDFS), as a share of its own read batch
         ctx.results["parquet_sink_share_of_read"] = max(0.0, 1 - seconds / read["tasks_s"])
     ctx.details["read_source"] = {
-        "rows": result["rows"],
-        "add_batch_ms": result["add_batch_ms"],
+        "rows": rows,
+        "add_batch_ms": [p["durationMs"].get("addBatch") for p in progress],
         "submit_s": round(run.seconds, 2),
         "method": "the read job's Kafka source (its arguments and consumer options), no projection, into Spark's "
         "noop sink, availableNow in a fresh spark-submit: rows / addBatch",
     }
     return (
-        f"{ctx.results['read_source_rows_per_s']:,.0f} rec/s ({seconds:.1f}s for {result['rows']:,} rows; ratio "
+        f"{ctx.results['read_source_rows_per_s']:,.0f} rec/s ({seconds:.1f}s for {rows:,} rows; ratio "
         f"{ctx.results['read_source_ratio'] or float('nan'):.2f} to the consumer ceiling)"
     )
 
