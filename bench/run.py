@@ -434,16 +434,22 @@ def stage_write(ctx: Context) -> str:
     )
 
 
-def stage_read(ctx: Context) -> str:
+def topic_read_plan(ctx: Context, output: str) -> dict:
+    """The read job's plan for the topic the write stage filled, from its first offset, availableNow, into
+    ``output`` (a directory name under the run's HDFS home)."""
     if ctx.write_plan is None:
         raise RuntimeError("the write stage did not run: no topic to read")
     params = {
         "topic": ctx.write_plan["topic"],
-        "output_dir": ctx.home("archive"),
+        "output_dir": ctx.home(output),
         "starting_offsets": "earliest",
         "trigger": "availableNow",
     }
-    plan = read_plan(ctx, params)
+    return read_plan(ctx, params)
+
+
+def stage_read(ctx: Context) -> str:
+    plan = topic_read_plan(ctx, "archive")
     run = run_submit(
         dag_command(plan, "read_from_kafka", ["--no-console"]),
         ctx.work / "read_from_kafka.log",
@@ -478,7 +484,7 @@ def stage_read(ctx: Context) -> str:
         "driver_peak_rss_mb": run.driver_peak_rss_mb,
         "broker_peak_rss_mb": run.broker_peak_rss_mb,
     }
-    warm = read_cold_and_warm(ctx, plan["topic"])
+    warm = read_cold_and_warm(ctx)
     return (
         f"{rows:,} rows: {ctx.results['read_rows_per_s']:,.0f} rec/s in {batches} batch(es) "
         f"({stats.rate(rows, batch_s):,.0f} rec/s with planning and commits) "
@@ -488,13 +494,12 @@ def stage_read(ctx: Context) -> str:
     )
 
 
-def read_cold_and_warm(ctx: Context, topic: str) -> dict:
+def read_cold_and_warm(ctx: Context) -> dict:
     """The same topic read again by the same job, in two micro-batches of half the rows each
     (``--max-offsets-per-trigger``): the first runs in a cold JVM (classes loaded, code interpreted until
     the JIT compiles it), the second in a warm one. Their rates tell how much of the read figure is the
     JVM's warm-up, which every spark-submit pays, and how fast the job reads once warm."""
-    params = {"topic": topic, "output_dir": ctx.home("archive-halves"), "starting_offsets": "earliest"}
-    plan = read_plan(ctx, {**params, "trigger": "availableNow"})
+    plan = topic_read_plan(ctx, "archive-halves")
     half = max(1, ctx.rows // 2)
     run = run_submit(
         dag_command(plan, "read_from_kafka", ["--no-console", "--max-offsets-per-trigger", str(half)]),
@@ -522,17 +527,9 @@ def read_cold_and_warm(ctx: Context, topic: str) -> dict:
 
 def stage_read_ceiling(ctx: Context) -> str:
     """Spark's Kafka source alone, with the read job's own arguments and consumer options, into the ``noop``
-    sink, in a fresh spark-submit as the job runs: the most any Spark read of this topic reaches here, before
-    a single row is projected or written (bench/apps/read_noop.py)."""
-    if ctx.write_plan is None:
-        raise RuntimeError("the write stage did not run: no topic to read")
-    params = {
-        "topic": ctx.write_plan["topic"],
-        "output_dir": ctx.home("archive-noop"),
-        "starting_offsets": "earliest",
-        "trigger": "availableNow",
-    }
-    plan = read_plan(ctx, params)
+    sink, in a fresh spark-submit as the job runs: the most the read job can reach here, before a single row
+    is projected or written (bench/apps/read_noop.py)."""
+    plan = topic_read_plan(ctx, "archive-noop")
     command = submit_command(
         str(BENCH_DIR / "apps" / "read_noop.py"),
         "bench-read-noop",
