@@ -1,7 +1,12 @@
-"""The benchmark's results: JSON (latest and a dated copy), a Markdown table, a chart, README's section."""
+"""The benchmark's results: JSON (latest and a dated copy), a Markdown table, a chart, docs/performance.md's part.
+
+``python -m bench.report`` rewrites the generated part of docs/performance.md from bench/results/latest.json (no
+stack needed), e.g. after the page's hand-written parts changed. README.md is never touched: it links the page.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import re
@@ -34,8 +39,11 @@ REQUIRED = (
     "driver_peak_rss_mb",
     "broker_peak_rss_mb",
 )
-README_START = "<!-- bench:performance:start (written by make bench) -->"
-README_END = "<!-- bench:performance:end -->"
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+PERFORMANCE_PAGE = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
+# the generated part of PERFORMANCE_PAGE is between these; the rest of the page is written by hand
+PAGE_START = "<!-- bench:performance:start (written by make bench: bench/report.py; edit the code, not this part) -->"
+PAGE_END = "<!-- bench:performance:end -->"
 
 
 def _round(value):
@@ -226,7 +234,7 @@ absolute numbers move with the machine's load):
   excluded: Spark's source joins no group).
 - **Write job**: a generated CSV (deterministic seed, Unicode names in 14 scripts, all rows valid) uploaded
   to HDFS, then `jobs/write_to_kafka.py` with the DAG's exact spark-submit command (built by
-  SparkSubmitOperator's hook from `include/run_plan.py`). Rate = records / (last − first record's Kafka
+  SparkSubmitOperator's hook from `include/plans.py`). Rate = records / (last − first record's Kafka
   timestamp); the whole spark-submit is reported too. `write_ratio` = rate / producer ceiling.
 - **Read job**: that topic → `jobs/read_from_kafka.py --no-console` → Parquet, one micro-batch as the DAG
   runs it. Rate = rows / Spark's `addBatch` time (the tasks that read Kafka and write Parquet, from the job's
@@ -364,35 +372,90 @@ def write(doc: dict, results_dir: Path, latencies: Sequence[float] | None) -> li
     return [*outputs, png]
 
 
-def readme_section(doc: dict) -> str:
-    return "\n".join(
-        [
-            README_START,
-            "`make bench` (about 5 minutes; `BENCH_ROWS` scales it, default 2,000,000) measures the pipeline "
-            "against Kafka's own perf tools in the same run, on the running stack. The latest run:",
+def _dated_runs(results_dir: Path) -> list[dict]:
+    """Every published run's document (the dated copies), oldest first."""
+    docs = []
+    for path in sorted(results_dir.glob("[0-9]*.json")):
+        try:
+            docs.append(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            continue
+    return sorted(docs, key=lambda d: d.get("started_at", ""))
+
+
+def history_table(runs: Sequence[dict]) -> str:
+    """One row per published run: its id, date, size and the target ratios (compare within a run, not across)."""
+    lines = [
+        "| run | started | rows | write_ratio | read_ratio | p99 latency | orchestration overhead | --jars start |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for d in runs:
+        overhead = d.get("dag_overhead_ratio")
+        lines.append(
+            f"| `{d.get('run_id', '?')}` | {d.get('started_at', '?')} | {_n(d.get('rows'))} "
+            f"| {_ratio(d.get('write_ratio'))} | {_ratio(d.get('read_ratio'))} | {_n(d.get('latency_p99_ms'), ' ms')} "
+            f"| {'not measured' if overhead is None else f'{overhead:.0%}'} | {_n(d.get('submit_jars_s'), ' s', 1)} |"
+        )
+    return "\n".join(lines)
+
+
+def performance_section(doc: dict, runs: Sequence[dict] = ()) -> str:
+    """The generated part of docs/performance.md (links relative to docs/), markers included."""
+    parts = [
+        PAGE_START,
+        "## The latest run",
+        "",
+        header(doc),
+        "",
+        markdown_table(doc),
+        "",
+        "![throughput against the ceilings, and latency](../bench/results/latest.png)",
+        "",
+        "How each figure is measured: [bench/results/latest.md](../bench/results/latest.md); every figure: "
+        "[bench/results/latest.json](../bench/results/latest.json).",
+    ]
+    if runs:
+        parts += [
             "",
-            header(doc),
+            "## Every published run",
             "",
-            markdown_table(doc),
+            "Each `make bench` keeps a dated copy of its JSON in `bench/results/`. The methods changed between "
+            "runs (the git log of `bench/` says how), and the machine is shared: compare figures within a run, "
+            "not across runs.",
             "",
-            "![throughput against the ceilings, and latency](bench/results/latest.png)",
-            "",
-            "How each figure is measured: [bench/results/latest.md](bench/results/latest.md); every figure: "
-            "[bench/results/latest.json](bench/results/latest.json).",
-            README_END,
+            history_table(runs),
         ]
-    )
+    return "\n".join([*parts, PAGE_END])
 
 
-def update_readme(readme: Path, doc: dict) -> None:
-    """Replace README's Performance section between its markers, or append the section."""
-    text = readme.read_text()
-    section = readme_section(doc)
-    pattern = re.compile(re.escape(README_START) + r".*?" + re.escape(README_END), re.S)
+def update_performance_page(doc: dict, page: Path = PERFORMANCE_PAGE, results_dir: Path = RESULTS_DIR) -> None:
+    """Replace the generated part of the performance page between its markers, keeping the hand-written rest.
+
+    A page without the markers gets the part appended; a missing page is created with a title.
+    """
+    text = page.read_text() if page.exists() else "# Performance\n"
+    section = performance_section(doc, _dated_runs(results_dir))
+    pattern = re.compile(re.escape(PAGE_START) + r".*?" + re.escape(PAGE_END), re.S)
     if pattern.search(text):
         text = pattern.sub(lambda _: section, text, count=1)
     else:
-        text = text.rstrip("\n") + "\n\n## Performance\n\n" + section + "\n"
-    tmp = readme.with_name(readme.name + ".bench.tmp")
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    page.parent.mkdir(parents=True, exist_ok=True)
+    tmp = page.with_name(page.name + ".bench.tmp")
     tmp.write_text(text)
-    tmp.replace(readme)
+    tmp.replace(page)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Rewrite docs/performance.md's generated part from a results JSON.")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--page", type=Path, default=PERFORMANCE_PAGE)
+    args = parser.parse_args(argv)
+    doc = json.loads((args.results_dir / "latest.json").read_text())
+    update_performance_page(doc, args.page, args.results_dir)
+    print(f"{args.page}: generated part rewritten from {args.results_dir / 'latest.json'} ({doc['run_id']})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -15,7 +15,7 @@ Stages (a progress line each):
 Every spark-submit command is the one SparkSubmitOperator builds from include/run_plan.py's plan and
 SPARK_CONF (the operator's own hook builds it), so the bench measures what the DAGs run. Everything the run
 creates (topics, HDFS directories, checkpoints, local files) is unique to it and deleted at the end.
-Results: bench/results/latest.{json,md,png}, a dated JSON copy, and README's "Performance" section.
+Results: bench/results/latest.{json,md,png}, a dated JSON copy, and docs/performance.md's generated part.
 
     python -m bench.run [--rows 2000000]        (make bench BENCH_ROWS=...)
 """
@@ -1045,7 +1045,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=int(os.environ.get("BENCH_ROWS", DEFAULT_ROWS)))
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
-    parser.add_argument("--no-readme", action="store_true", help="don't update README's Performance section")
+    parser.add_argument("--no-docs", action="store_true", help="don't update docs/performance.md's generated part")
     parser.add_argument("--keep-work", action="store_true", help="keep the local work folder (logs, CSV)")
     parser.add_argument(
         "--only", default=os.environ.get("BENCH_STAGES") or None, help="comma-separated stages (and what they need)"
@@ -1103,8 +1103,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[bench] partial run (--only {args.only}): results not written; logs in {work}", flush=True)
         return 1 if ctx.errors else 0
     written = report.write(doc, args.results_dir, ctx.details.get("latency_histogram_ms"))
-    if not args.no_readme:
-        report.update_readme(PROJECT_ROOT / "README.md", doc)
+    if not args.no_docs:
+        report.update_performance_page(doc, results_dir=args.results_dir)
     print(report.markdown_table(doc))
     print(f"[bench] done in {doc['bench_seconds']:.0f}s: {', '.join(str(p) for p in written)}", flush=True)
     if not ctx.errors and not args.keep_work:
