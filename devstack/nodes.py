@@ -1,52 +1,296 @@
-"""The cluster profile (``make up PROFILE=cluster``): real multi-node engines on localhost, next to the single-node
-stack and on other ports, so that both can run at once.
+"""The two stack profiles as data: each is a list of node specs that devstack/engine.py runs, in order.
 
-- Kafka: 3 KRaft nodes (combined broker + controller, a static quorum of the three controllers),
-  ``default.replication.factor=3``, ``min.insync.replicas=2``.
-- HDFS: 1 NameNode + 2 DataNodes, replication 2.
-- Spark standalone: 1 master + 2 workers (1 core each), from the pyspark wheel's jars.
+- ``single`` (the default): one Kafka KRaft node (PLAINTEXT localhost:9092, SASL_SSL 9093 unless SECURE=0), a
+  NameNode (8020, WebHDFS 9870) and a DataNode; Spark runs in the driver (local[*]).
+- ``cluster``: 3 Kafka KRaft nodes (combined broker + controller, one static quorum, replication 3, min ISR 2),
+  a NameNode + 2 DataNodes (replication 2), Spark standalone (a master + 2 one-core workers), on ports disjoint
+  from the single profile's so that both can run at once, under ``$STACK_DIR/cluster/``.
 
-The services are the single-node stack's own ``Service`` objects (PID files, health checks with deadlines,
-graceful stop then SIGKILL, port-owner errors), with their own ports and their own folder:
-``.stack/cluster/`` (``conf/``, ``data/``, ``logs/``, ``run/``). The jars are the single-node stack's
-(``.stack/jars/``). Memory: every heap is in ``HEAPS`` below, and nowhere else.
+A node spec says what a node is (main class, jar set, ports, heap, config templates, storage format step,
+health check); the engine knows how to run any of them. Every port comes from here and may be overridden by
+the environment variable named next to it (e.g. ``KAFKA_PORT=39092``), which is how a second single-node
+stack runs beside the first (with its own ``STACK_DIR``). Every heap is here too, and nowhere else.
 
-Standard library only, as services.py.
+Standard library only.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import socket
-import subprocess
 import sys
-import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
-from include.stack import services as single
-from include.stack.services import (
-    CONF_SRC,
-    JAVA17_OPENS,
-    Service,
-    StackError,
-    _classpath,
-    _http_json,
-    _recv_exact,
-    format_kafka_storage,
-    jars_ready,
-    java_bin,
-    new_kafka_cluster_id,
-    resolve_jars,
-    stack_dir,
-    tail,
+from devstack import health
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def stack_dir() -> Path:
+    """Everything the stack writes: jars/, and per profile conf/, data/, logs/, run/ (``.stack`` or $STACK_DIR)."""
+    return Path(os.environ.get("STACK_DIR", PROJECT_ROOT / ".stack")).resolve()
+
+
+def hdfs_user() -> str:
+    if user := os.environ.get("HADOOP_USER_NAME") or os.environ.get("USER"):
+        return user
+    import pwd
+
+    return pwd.getpwuid(os.getuid()).pw_name
+
+
+def kafka_secure() -> bool:
+    """SECURE=1 (the default): the broker also listens with SASL_SSL, with ACLs on (devstack/secure.py)."""
+    return os.environ.get("KAFKA_SECURE", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def port(variable: str, default: int) -> int:
+    return int(os.environ.get(variable, str(default)))
+
+
+@dataclass(frozen=True)
+class Check:
+    """A health check: ``probe()`` is True when healthy (it may raise: not healthy yet); ``what`` says what it
+    waits for, in the error when it never is."""
+
+    what: str
+    probe: Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class Config:
+    """A template of devstack/conf/ rendered with ``values`` (string.Template) to ``dest``."""
+
+    template: str
+    dest: Path
+    values: dict[str, object]
+    private: bool = False  # may hold a password: 0600 from the first byte
+
+
+@dataclass(frozen=True)
+class Format:
+    """A storage format step: ``java -cp <jars> main_class args`` once, unless ``done`` exists.
+    ``{cluster_id}`` in args is the profile's Kafka cluster id (one per profile, kept with its data)."""
+
+    main_class: str
+    args: tuple[str, ...]
+    done: Path
+    log: Path | None = None
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    main_class: str
+    jars: str  # a jar set of devstack/pom.xml (kafka, hdfs), or "spark" (the pyspark wheel's jars)
+    ports: tuple[int, ...]
+    heap: str
+    ready: Check
+    log: Path  # the service's own log (supervisord keeps its stdout in logs/<name>.out)
+    args: tuple[str, ...] = ()
+    sysprops: dict[str, str] = field(default_factory=dict)
+    conf_dirs: tuple[Path, ...] = ()  # put first on the classpath (Hadoop's *-site.xml)
+    configs: tuple[Config, ...] = ()
+    format: Format | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    # nodes with the same stop_group stop at once (a KRaft quorum stopped one node at a time loses its majority,
+    # and the last nodes' controlled shutdown then waits for it until it is killed)
+    stop_group: str = ""
+    # the SASL_SSL listener's port when this node is the secure broker (devstack/secure.py sets it up)
+    secure_port: int | None = None
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    home: Path  # conf/, data/, logs/, run/ of this profile
+    nodes: tuple[Node, ...]
+    groups: dict[str, tuple[str, ...]]  # aliases: "hdfs" -> namenode + datanodes
+    # waited for (with the engine's deadline) after any node of the group started: the group as a whole
+    whole: dict[str, Check] = field(default_factory=dict)
+    spark_defaults: Config | None = None
+    addresses: tuple[str, ...] = ()  # shown by `status`
+    hadoop_client_conf: Path | None = None  # what `hdfs-dfs` uses
+
+    @property
+    def conf_dir(self) -> Path:
+        return self.home / "conf"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.home / "run"
+
+    @property
+    def spark_conf_dir(self) -> Path:
+        """What the Makefile exports as SPARK_CONF_DIR (spark-submit's spark-defaults.conf) for this profile."""
+        return self.conf_dir / "spark"
+
+    def node(self, name: str) -> Node:
+        return self.select([name])[0]
+
+    def select(self, names: list[str] | None) -> list[Node]:
+        """The nodes named (or of the groups named), in start order; all of them when ``names`` is empty."""
+        wanted: list[str] = []
+        for name in names or []:
+            wanted += self.groups.get(name, (name,))
+        known = [n.name for n in self.nodes]
+        unknown = [n for n in wanted if n not in known]
+        if unknown:
+            raise ValueError(f"unknown service(s) {unknown}; known: {known} or {sorted(self.groups)}")
+        return [n for n in self.nodes if not wanted or n.name in wanted]
+
+
+# Java 17 closes JDK internals that Hadoop's JAXB/Jersey and Kafka still reach into (Hadoop's own scripts add
+# the same flags on 17).
+JAVA17_OPENS = tuple(
+    f"--add-opens=java.base/{pkg}=ALL-UNNAMED"
+    for pkg in (
+        "java.lang",
+        "java.lang.reflect",
+        "java.io",
+        "java.net",
+        "java.nio",
+        "java.util",
+        "java.util.concurrent",
+        "sun.nio.ch",
+    )
 )
 
-PROFILE = "cluster"
 
-# ---- ports: none of them is used by the single-node profile (9092/19092, 8020/9870, 9864/9866/9867, 8080) ----
+def _kafka_log4j(logs: Path) -> dict[str, str]:
+    return {"kafka.logs.dir": str(logs), "log4j2.configurationFile": str(CONF_SRC / "kafka-log4j2.properties")}
+
+
+def _hadoop_props(home: Path, log: Path) -> dict[str, str]:
+    return {"hadoop.log.file": str(log), "hadoop.home.dir": str(home)}
+
+
+CONF_SRC = Path(__file__).resolve().parent / "conf"
+
+
+# ------------------------------------------------------------------------------------------------ single
+
+
+def single() -> Profile:
+    home = stack_dir()
+    conf, data, logs = home / "conf", home / "data", home / "logs"
+    kafka_port = port("KAFKA_PORT", 9092)
+    controller = port("KAFKA_CONTROLLER_PORT", 19092)
+    secure_port = port("KAFKA_SECURE_PORT", 9093)
+    nn_rpc, nn_http = port("NAMENODE_RPC_PORT", 8020), port("NAMENODE_HTTP_PORT", 9870)
+    dn_data, dn_http, dn_ipc = (
+        port("DATANODE_PORT", 9866),
+        port("DATANODE_HTTP_PORT", 9864),
+        port("DATANODE_IPC_PORT", 9867),
+    )
+    hadoop_conf = conf / "hadoop"
+    hdfs_values = dict(
+        namenode_rpc_port=nn_rpc,
+        namenode_http_port=nn_http,
+        datanode_port=dn_data,
+        datanode_http_port=dn_http,
+        datanode_ipc_port=dn_ipc,
+        data_dir=data / "hdfs",
+    )
+    hadoop_configs = (
+        Config("core-site.xml", hadoop_conf / "core-site.xml", hdfs_values),
+        Config("hdfs-site.xml", hadoop_conf / "hdfs-site.xml", hdfs_values),
+        Config("hadoop-log4j.properties", hadoop_conf / "log4j.properties", {}),
+    )
+    server_properties = conf / "kafka" / "server.properties"
+    secure = kafka_secure()
+    nodes = (
+        Node(
+            name="kafka",
+            main_class="kafka.Kafka",
+            jars="kafka",
+            ports=(kafka_port, controller, *((secure_port,) if secure else ())),
+            heap="1g",
+            ready=Check(
+                f"broker answers metadata on localhost:{kafka_port}", partial(health.kafka_answers, kafka_port)
+            ),
+            log=logs / "kafka.log",
+            args=(str(server_properties),),
+            sysprops=_kafka_log4j(logs),
+            configs=(
+                Config(
+                    "kafka-server.properties",
+                    server_properties,
+                    dict(kafka_port=kafka_port, controller_port=controller, data_dir=data / "kafka"),
+                    private=True,  # the secure overlay adds the keystore's password
+                ),
+            ),
+            format=Format(
+                "kafka.tools.StorageTool",
+                ("format", "-t", "{cluster_id}", "-c", str(server_properties), "--standalone"),
+                done=data / "kafka" / "meta.properties",
+            ),
+            secure_port=secure_port if secure else None,
+        ),
+        Node(
+            name="namenode",
+            main_class="org.apache.hadoop.hdfs.server.namenode.NameNode",
+            jars="hdfs",
+            ports=(nn_rpc, nn_http),
+            heap="512m",
+            ready=Check(
+                f"WebHDFS LISTSTATUS / answers on localhost:{nn_http}", partial(health.webhdfs_ok, nn_http, hdfs_user())
+            ),
+            log=logs / "namenode.log",
+            sysprops=_hadoop_props(home, logs / "namenode.log"),
+            conf_dirs=(hadoop_conf,),
+            configs=hadoop_configs,
+            format=Format(
+                "org.apache.hadoop.hdfs.server.namenode.NameNode",
+                ("-format", "-nonInteractive"),
+                done=data / "hdfs" / "name" / "current" / "VERSION",
+                log=logs / "namenode-format.log",
+            ),
+        ),
+        Node(
+            name="datanode",
+            main_class="org.apache.hadoop.hdfs.server.datanode.DataNode",
+            jars="hdfs",
+            ports=(dn_data, dn_http, dn_ipc),
+            heap="512m",
+            ready=Check(
+                "registered with the NameNode, safe mode off",
+                lambda: health.datanode_registered(nn_http, dn_http, dn_data) and health.hdfs_healthy(nn_http, 1),
+            ),
+            log=logs / "datanode.log",
+            sysprops=_hadoop_props(home, logs / "datanode.log"),
+            conf_dirs=(hadoop_conf,),
+            configs=hadoop_configs,
+        ),
+    )
+    return Profile(
+        name="single",
+        home=home,
+        nodes=nodes,
+        groups={"hdfs": ("namenode", "datanode")},
+        spark_defaults=Config("spark-defaults.conf", conf / "spark" / "spark-defaults.conf", {}),
+        addresses=(
+            f"Kafka bootstrap   localhost:{kafka_port}" + (f" (SASL_SSL localhost:{secure_port})" if secure else ""),
+            f"HDFS              hdfs://localhost:{nn_rpc}, WebHDFS + UI http://localhost:{nn_http}",
+            "Spark             local[*] (in the driver)",
+        ),
+        hadoop_client_conf=hadoop_conf,
+    )
+
+
+# ----------------------------------------------------------------------------------------------- cluster
+
+# none of these is a port of the single profile (9092/9093/19092, 8020/9870, 9864/9866/9867, 8080)
 KAFKA_NODES = {1: (29092, 29093), 2: (29094, 29095), 3: (29096, 29097)}  # node id: (broker, controller)
 NAMENODE_RPC_PORT = 28020
 NAMENODE_HTTP_PORT = 29870
@@ -56,7 +300,7 @@ SPARK_MASTER_UI_PORT = 8180  # 8080 is Airflow's
 SPARK_WORKERS = {1: (7078, 8181), 2: (7079, 8182)}  # n: (rpc, web UI)
 SPARK_WORKER_CORES = 1
 
-# ---- memory: the one place. Sized for 2 cores and 24 GiB shared with other work (about 4.7 GB of heaps). ----
+# Sized for 2 cores and 24 GiB shared with other work (about 4.7 GB of heaps).
 HEAPS = {
     "kafka": "384m",  # each of the 3 nodes (broker + controller)
     "namenode": "384m",
@@ -64,7 +308,7 @@ HEAPS = {
     "spark-master": "256m",
     "spark-worker": "192m",  # each worker daemon; its executors are separate JVMs
     "spark-executor": "512m",  # = each worker's --memory: one executor per worker (spark-defaults.conf)
-    # the Spark driver (spark-submit, client mode) keeps run_plan.SPARK_CONF's spark.driver.memory = 1g
+    # the Spark driver (spark-submit, client mode) keeps the DAG's spark.driver.memory
 }
 
 BOOTSTRAP_SERVERS = ",".join(f"localhost:{broker}" for broker, _ in KAFKA_NODES.values())
@@ -72,31 +316,8 @@ HDFS_URI = f"hdfs://localhost:{NAMENODE_RPC_PORT}"
 WEBHDFS_URL = f"http://localhost:{NAMENODE_HTTP_PORT}"
 SPARK_MASTER_URL = f"spark://localhost:{SPARK_MASTER_PORT}"
 
-CLUSTER_DEADLINE_S = 120
 
-
-def cluster_dir() -> Path:
-    return stack_dir() / "cluster"
-
-
-def conf_dir() -> Path:
-    return cluster_dir() / "conf"
-
-
-def data_dir() -> Path:
-    return cluster_dir() / "data"
-
-
-def logs_dir() -> Path:
-    return cluster_dir() / "logs"
-
-
-def spark_conf_dir() -> Path:
-    """What the Makefile exports as SPARK_CONF_DIR for PROFILE=cluster (spark-submit's spark-defaults.conf)."""
-    return conf_dir() / "spark"
-
-
-def spark_home(strict: bool = False) -> Path:
+def spark_home() -> Path:
     """The pyspark wheel's folder: Spark's jars/ and bin/ (it has no start-master/start-worker scripts).
 
     From this Python, or else the project's .venv (so that `down` and `status` work from any Python)."""
@@ -105,365 +326,155 @@ def spark_home(strict: bool = False) -> Path:
     spec = importlib.util.find_spec("pyspark")
     if spec is not None and spec.origin:
         return Path(spec.origin).parent
-    found = sorted(single.PROJECT_ROOT.glob(".venv/lib/python3*/site-packages/pyspark"))
-    if strict and not found:
-        raise StackError("pyspark is not installed - run 'make setup' (it installs it into .venv)")
-    return found[0] if found else single.PROJECT_ROOT / ".venv" / "pyspark-not-installed"
+    found = sorted(PROJECT_ROOT.glob(".venv/lib/python3*/site-packages/pyspark"))
+    return found[0] if found else PROJECT_ROOT / ".venv" / "pyspark-not-installed"
 
 
-# --------------------------------------------------------------------------------------------- config
-
-
-def _render(template: str, dest: Path, **values: object) -> None:
-    single._render(f"cluster/{template}", dest, **values)
-
-
-def kafka_conf(node: int) -> Path:
-    return conf_dir() / f"kafka-{node}" / "server.properties"
-
-
-def hadoop_conf(daemon: str) -> Path:
-    return conf_dir() / f"hadoop-{daemon}"
-
-
-def write_configs() -> None:
+def cluster() -> Profile:
+    home = stack_dir() / "cluster"
+    conf, data, logs = home / "conf", home / "data", home / "logs"
+    nodes: list[Node] = []
     voters = ",".join(f"{n}@localhost:{ctrl}" for n, (_, ctrl) in KAFKA_NODES.items())
-    for node, (broker, controller) in KAFKA_NODES.items():
-        _render(
-            "kafka-server.properties",
-            kafka_conf(node),
-            node_id=node,
-            voters=voters,
-            kafka_port=broker,
-            controller_port=controller,
-            data_dir=data_dir() / f"kafka-{node}",
+    for n, (broker, controller) in KAFKA_NODES.items():
+        properties = conf / f"kafka-{n}" / "server.properties"
+        nodes.append(
+            Node(
+                name=f"kafka-{n}",
+                main_class="kafka.Kafka",
+                jars="kafka",
+                ports=(broker, controller),
+                heap=HEAPS["kafka"],
+                # a node can't answer metadata before a majority of the quorum is up: its controller port is
+                # enough here, and the group's whole-cluster check then waits for all three
+                ready=Check(f"controller listening on localhost:{controller}", partial(health.port_open, controller)),
+                log=logs / f"kafka-{n}" / "kafka.log",
+                args=(str(properties),),
+                sysprops=_kafka_log4j(logs / f"kafka-{n}"),
+                configs=(
+                    Config(
+                        "cluster/kafka-server.properties",
+                        properties,
+                        dict(
+                            node_id=n,
+                            voters=voters,
+                            kafka_port=broker,
+                            controller_port=controller,
+                            data_dir=data / f"kafka-{n}",
+                        ),
+                    ),
+                ),
+                format=Format(
+                    "kafka.tools.StorageTool",
+                    ("format", "-t", "{cluster_id}", "-c", str(properties)),
+                    done=data / f"kafka-{n}" / "meta.properties",
+                ),
+                stop_group="kafka",
+            )
         )
-    daemons = {"namenode": (0, 0, 0), **{f"datanode-{n}": ports for n, ports in DATANODES.items()}}
-    for daemon, (dn_port, dn_http, dn_ipc) in daemons.items():
+
+    def hadoop_configs(daemon: str, dn: tuple[int, int, int]) -> tuple[Config, ...]:
         values = dict(
             namenode_rpc_port=NAMENODE_RPC_PORT,
             namenode_http_port=NAMENODE_HTTP_PORT,
-            datanode_port=dn_port,
-            datanode_http_port=dn_http,
-            datanode_ipc_port=dn_ipc,
-            data_dir=data_dir() / "hdfs",
-            datanode_dir=data_dir() / "hdfs" / daemon,
+            datanode_port=dn[0],
+            datanode_http_port=dn[1],
+            datanode_ipc_port=dn[2],
+            data_dir=data / "hdfs",
+            datanode_dir=data / "hdfs" / daemon,
         )
-        _render("core-site.xml", hadoop_conf(daemon) / "core-site.xml", **values)
-        _render("hdfs-site.xml", hadoop_conf(daemon) / "hdfs-site.xml", **values)
-        shutil.copy(CONF_SRC / "hadoop-log4j.properties", hadoop_conf(daemon) / "log4j.properties")
-    _render("spark-defaults.conf", spark_conf_dir() / "spark-defaults.conf", executor_memory=HEAPS["spark-executor"])
+        out = conf / f"hadoop-{daemon}"
+        return (
+            Config("cluster/core-site.xml", out / "core-site.xml", values),
+            Config("cluster/hdfs-site.xml", out / "hdfs-site.xml", values),
+            Config("hadoop-log4j.properties", out / "log4j.properties", {}),
+        )
 
-
-# ---------------------------------------------------------------------------------------------- kafka
-
-
-@dataclass(frozen=True)
-class PartitionInfo:
-    topic: str
-    partition: int
-    leader: int
-    replicas: tuple[int, ...]
-    isr: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class KafkaMetadata:
-    brokers: dict[int, int]  # node id -> port
-    controller: int
-    partitions: list[PartitionInfo]
-
-    def under_replicated(self) -> list[PartitionInfo]:
-        return [p for p in self.partitions if len(p.isr) < len(p.replicas)]
-
-
-def kafka_metadata(port: int, timeout: float = 3.0) -> KafkaMetadata:
-    """Metadata v1 for all topics from the broker on localhost:<port> (brokers, controller, leaders, ISR).
-
-    Plain Kafka protocol, as services.kafka_answers, so that `make up` needs nothing but the standard library.
-    """
-    client = b"stack-cluster"
-    body = (
-        (3).to_bytes(2, "big")
-        + (1).to_bytes(2, "big")
-        + (43).to_bytes(4, "big", signed=True)
-        + len(client).to_bytes(2, "big")
-        + client
-        + (-1).to_bytes(4, "big", signed=True)  # null array: all topics
+    nodes.append(
+        Node(
+            name="namenode",
+            main_class="org.apache.hadoop.hdfs.server.namenode.NameNode",
+            jars="hdfs",
+            ports=(NAMENODE_RPC_PORT, NAMENODE_HTTP_PORT),
+            heap=HEAPS["namenode"],
+            ready=Check(
+                f"WebHDFS LISTSTATUS / answers on localhost:{NAMENODE_HTTP_PORT}",
+                partial(health.webhdfs_ok, NAMENODE_HTTP_PORT, hdfs_user()),
+            ),
+            log=logs / "namenode.log",
+            sysprops=_hadoop_props(home, logs / "namenode.log"),
+            conf_dirs=(conf / "hadoop-namenode",),
+            configs=hadoop_configs("namenode", (0, 0, 0)),
+            format=Format(
+                "org.apache.hadoop.hdfs.server.namenode.NameNode",
+                ("-format", "-nonInteractive"),
+                done=data / "hdfs" / "name" / "current" / "VERSION",
+                log=logs / "namenode-format.log",
+            ),
+        )
     )
-    with socket.create_connection(("localhost", port), timeout=timeout) as sock:
-        sock.settimeout(timeout)
-        sock.sendall(len(body).to_bytes(4, "big") + body)
-        size = int.from_bytes(_recv_exact(sock, 4), "big")
-        return parse_metadata(_recv_exact(sock, size))
-
-
-def parse_metadata(buf: bytes) -> KafkaMetadata:
-    """A Metadata v1 response (after its size): brokers, controller, and each partition's leader, replicas, ISR."""
-    pos = 0
-
-    def take(n: int, signed: bool = True) -> int:
-        nonlocal pos
-        value = int.from_bytes(buf[pos : pos + n], "big", signed=signed)
-        pos += n
-        return value
-
-    def string() -> str | None:
-        nonlocal pos
-        length = take(2)
-        if length < 0:
-            return None
-        value = buf[pos : pos + length].decode()
-        pos += length
-        return value
-
-    if take(4) != 43:
-        raise ConnectionError("unexpected correlation id in a metadata response")
-    brokers = {}
-    for _ in range(take(4)):
-        node, _host, bport = take(4), string(), take(4)
-        string()  # rack
-        brokers[node] = bport
-    controller = take(4)
-    partitions = []
-    for _ in range(take(4)):
-        take(2)  # topic error code
-        topic = string() or ""
-        take(1)  # is_internal
-        for _ in range(take(4)):
-            take(2)  # partition error code
-            index, leader = take(4), take(4)
-            replicas = tuple(take(4) for _ in range(take(4)))
-            isr = tuple(take(4) for _ in range(take(4)))
-            partitions.append(PartitionInfo(topic, index, leader, replicas, isr))
-    return KafkaMetadata(brokers, controller, partitions)
-
-
-def kafka_cluster_healthy() -> bool:
-    """Every node answers, each sees all three brokers, and no partition is under-replicated."""
-    for broker, _ in KAFKA_NODES.values():
-        meta = kafka_metadata(broker)
-        if sorted(meta.brokers) != sorted(KAFKA_NODES) or meta.under_replicated():
-            return False
-    return True
-
-
-def _cluster_id() -> str:
-    """One cluster id for the three nodes, kept next to their data so that a node re-formatted later joins."""
-    path = data_dir() / "kafka-cluster-id"
-    if path.is_file():
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    cluster_id = new_kafka_cluster_id()
-    path.write_text(cluster_id + "\n")
-    return cluster_id
-
-
-def _format_kafka(node: int) -> None:
-    write_configs()
-    data = data_dir() / f"kafka-{node}"
-    if not (data / "meta.properties").is_file():
-        format_kafka_storage(f"kafka-{node}", kafka_conf(node), data, _cluster_id())
-
-
-def _port_open(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(1)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-# ----------------------------------------------------------------------------------------------- hdfs
-
-
-def _namenode_info() -> dict:
-    url = f"{WEBHDFS_URL}/jmx?qry=Hadoop:service=NameNode,name=NameNodeInfo"
-    beans = _http_json(url)["beans"]
-    return beans[0] if beans else {}
-
-
-def webhdfs_ok() -> bool:
-    return "FileStatuses" in _http_json(f"{WEBHDFS_URL}/webhdfs/v1/?op=LISTSTATUS&user.name={single.hdfs_user()}")
-
-
-def live_datanodes() -> list[str]:
-    """The DataNodes the NameNode counts as live, as 'localhost:<data transfer port>'."""
-    return sorted(json.loads(_namenode_info().get("LiveNodes") or "{}"))
-
-
-def _datanode_registered(n: int) -> bool:
-    port, http, _ = DATANODES[n]
-    beans = _http_json(f"http://localhost:{http}/jmx?qry=Hadoop:service=DataNode,name=DataNodeInfo")["beans"]
-    actors = json.loads(beans[0].get("BPServiceActorInfo") or "[]") if beans else []
-    if not any(a.get("ActorState") == "RUNNING" and a.get("LastHeartbeat") not in (None, "") for a in actors):
-        return False
-    return any(key.endswith(f":{port}") for key in live_datanodes())
-
-
-def hdfs_cluster_healthy() -> bool:
-    info = _namenode_info()
-    live = json.loads(info.get("LiveNodes") or "{}")
-    return len(live) == len(DATANODES) and info.get("Safemode", "x") == ""
-
-
-def _format_namenode() -> None:
-    write_configs()
-    name_dir = data_dir() / "hdfs" / "name"
-    if (name_dir / "current" / "VERSION").is_file():
-        return
-    logs_dir().mkdir(parents=True, exist_ok=True)
-    log = logs_dir() / "namenode-format.log"
-    cmd = [
-        java_bin(),
-        *JAVA17_OPENS,
-        f"-Dhadoop.log.file={log}",
-        "-cp",
-        _classpath("hdfs", hadoop_conf("namenode")),
-        "org.apache.hadoop.hdfs.server.namenode.NameNode",
-        "-format",
-        "-nonInteractive",
-    ]
-    if subprocess.run(cmd, capture_output=True, text=True).returncode != 0:
-        raise StackError(f"formatting the NameNode in {name_dir} failed; see {log}:\n{tail(log)}")
-    print(f"namenode: formatted storage in {name_dir}")
-
-
-# ---------------------------------------------------------------------------------------------- spark
-
-
-def spark_master_state() -> dict:
-    """The master's own JSON (status, workers with their state, running and completed applications)."""
-    return _http_json(f"http://localhost:{SPARK_MASTER_UI_PORT}/json/")
-
-
-def _spark_master_alive() -> bool:
-    return spark_master_state().get("status") == "ALIVE"
-
-
-def _spark_worker_registered(n: int) -> bool:
-    port, _ = SPARK_WORKERS[n]
-    workers = spark_master_state().get("workers", [])
-    return any(w.get("port") == port and w.get("state") == "ALIVE" for w in workers)
-
-
-def spark_cluster_healthy() -> bool:
-    state = spark_master_state()
-    alive = {w.get("port") for w in state.get("workers", []) if w.get("state") == "ALIVE"}
-    return state.get("status") == "ALIVE" and {p for p, _ in SPARK_WORKERS.values()} <= alive
-
-
-def _spark_classpath() -> str:
-    return os.pathsep.join([str(spark_home() / "conf"), str(spark_home() / "jars" / "*")])
-
-
-def _spark_env() -> dict[str, str]:
-    return {
+    for n, dn in DATANODES.items():
+        nodes.append(
+            Node(
+                name=f"datanode-{n}",
+                main_class="org.apache.hadoop.hdfs.server.datanode.DataNode",
+                jars="hdfs",
+                ports=dn,
+                heap=HEAPS["datanode"],
+                ready=Check(
+                    "registered with the NameNode and heartbeating",
+                    partial(health.datanode_registered, NAMENODE_HTTP_PORT, dn[1], dn[0]),
+                ),
+                log=logs / f"datanode-{n}.log",
+                sysprops=_hadoop_props(home, logs / f"datanode-{n}.log"),
+                conf_dirs=(conf / f"hadoop-datanode-{n}",),
+                configs=hadoop_configs(f"datanode-{n}", dn),
+            )
+        )
+    spark_env = {
         # the worker starts executors with SPARK_HOME/bin's launcher and jars
         "SPARK_HOME": str(spark_home()),
         # a wheel is not a Spark distribution: without this, the launcher looks for build directories
         "SPARK_SCALA_VERSION": "2.13",
         "SPARK_LOCAL_IP": "127.0.0.1",
         "PYSPARK_PYTHON": sys.executable,
-        "SPARK_LOG_DIR": str(logs_dir()),
+        "SPARK_LOG_DIR": str(logs),
     }
-
-
-# ------------------------------------------------------------------------------------------- services
-
-
-def services() -> list[Service]:
-    """The cluster, in start order."""
-    root = cluster_dir()
-    out: list[Service] = []
-    for node, (broker, controller) in KAFKA_NODES.items():
-        out.append(
-            Service(
-                name=f"kafka-{node}",
-                main_class="kafka.Kafka",
-                profile="kafka",
-                ports=[broker, controller],
-                log_name=f"kafka-{node}/kafka.log",
-                # a node can't answer metadata before a majority of the quorum is up: its controller port
-                # is enough here, and up() then waits for the whole cluster
-                ready=lambda controller=controller: _port_open(controller),
-                ready_what=f"controller listening on localhost:{controller}",
-                prepare=lambda node=node: _format_kafka(node),
-                heap=HEAPS["kafka"],
-                sysprops={
-                    "kafka.logs.dir": str(logs_dir() / f"kafka-{node}"),
-                    "log4j2.configurationFile": str(CONF_SRC / "kafka-log4j2.properties"),
-                },
-                args=[str(kafka_conf(node))],
-                home=root,
-            )
-        )
-
-    def hadoop_props(daemon: str) -> dict[str, str]:
-        return {"hadoop.log.file": str(logs_dir() / f"{daemon}.log"), "hadoop.home.dir": str(root)}
-
-    out.append(
-        Service(
-            name="namenode",
-            main_class="org.apache.hadoop.hdfs.server.namenode.NameNode",
-            profile="hdfs",
-            ports=[NAMENODE_RPC_PORT, NAMENODE_HTTP_PORT],
-            log_name="namenode.log",
-            ready=webhdfs_ok,
-            ready_what=f"WebHDFS LISTSTATUS / answers on localhost:{NAMENODE_HTTP_PORT}",
-            prepare=_format_namenode,
-            heap=HEAPS["namenode"],
-            sysprops=hadoop_props("namenode"),
-            extra_cp=[hadoop_conf("namenode")],
-            home=root,
-        )
-    )
-    for n, ports in DATANODES.items():
-        out.append(
-            Service(
-                name=f"datanode-{n}",
-                main_class="org.apache.hadoop.hdfs.server.datanode.DataNode",
-                profile="hdfs",
-                ports=list(ports),
-                log_name=f"datanode-{n}.log",
-                ready=lambda n=n: _datanode_registered(n),
-                ready_what="registered with the NameNode and heartbeating",
-                prepare=write_configs,
-                heap=HEAPS["datanode"],
-                sysprops=hadoop_props(f"datanode-{n}"),
-                extra_cp=[hadoop_conf(f"datanode-{n}")],
-                home=root,
-            )
-        )
     spark_props = {"spark.master.rest.enabled": "false", "spark.ui.reverseProxy": "false"}
-    out.append(
-        Service(
+    nodes.append(
+        Node(
             name="spark-master",
             main_class="org.apache.spark.deploy.master.Master",
-            profile="spark",
-            ports=[SPARK_MASTER_PORT, SPARK_MASTER_UI_PORT],
-            log_name="spark-master.out",
-            ready=_spark_master_alive,
-            ready_what=f"{SPARK_MASTER_URL} ALIVE, UI http://localhost:{SPARK_MASTER_UI_PORT}",
-            prepare=write_configs,
+            jars="spark",
+            ports=(SPARK_MASTER_PORT, SPARK_MASTER_UI_PORT),
             heap=HEAPS["spark-master"],
+            ready=Check(
+                f"{SPARK_MASTER_URL} ALIVE, UI http://localhost:{SPARK_MASTER_UI_PORT}",
+                partial(health.spark_master_alive, SPARK_MASTER_UI_PORT),
+            ),
+            log=logs / "spark-master.out",
+            args=("--host", "localhost", "--port", str(SPARK_MASTER_PORT), "--webui-port", str(SPARK_MASTER_UI_PORT)),
             sysprops=spark_props,
-            args=["--host", "localhost", "--port", str(SPARK_MASTER_PORT), "--webui-port", str(SPARK_MASTER_UI_PORT)],
-            home=root,
-            classpath=_spark_classpath(),
-            env=_spark_env(),
+            env=spark_env,
         )
     )
-    for n, (port, ui) in SPARK_WORKERS.items():
-        out.append(
-            Service(
+    for n, (rpc, ui) in SPARK_WORKERS.items():
+        nodes.append(
+            Node(
                 name=f"spark-worker-{n}",
                 main_class="org.apache.spark.deploy.worker.Worker",
-                profile="spark",
-                ports=[port, ui],
-                log_name=f"spark-worker-{n}.out",
-                ready=lambda n=n: _spark_worker_registered(n),
-                ready_what=f"registered ALIVE with the master, UI http://localhost:{ui}",
-                prepare=write_configs,
+                jars="spark",
+                ports=(rpc, ui),
                 heap=HEAPS["spark-worker"],
+                ready=Check(
+                    f"registered ALIVE with the master, UI http://localhost:{ui}",
+                    partial(health.spark_workers_alive, SPARK_MASTER_UI_PORT, [rpc]),
+                ),
+                log=logs / f"spark-worker-{n}.out",
+                args=(
+                    *("--host", "localhost", "--port", str(rpc), "--webui-port", str(ui)),
+                    *("--cores", str(SPARK_WORKER_CORES), "--memory", HEAPS["spark-executor"]),
+                    *("--work-dir", str(data / "spark" / f"worker-{n}"), SPARK_MASTER_URL),
+                ),
                 sysprops={
                     **spark_props,
                     # applications' folders (jars, logs) are removed a day after they end
@@ -471,164 +482,59 @@ def services() -> list[Service]:
                     "spark.worker.cleanup.interval": "3600",
                     "spark.worker.cleanup.appDataTtl": "86400",
                 },
-                args=[
-                    "--host",
-                    "localhost",
-                    "--port",
-                    str(port),
-                    "--webui-port",
-                    str(ui),
-                    "--cores",
-                    str(SPARK_WORKER_CORES),
-                    "--memory",
-                    HEAPS["spark-executor"],
-                    "--work-dir",
-                    str(data_dir() / "spark" / f"worker-{n}"),
-                    SPARK_MASTER_URL,
-                ],
-                home=root,
-                classpath=_spark_classpath(),
-                env=_spark_env(),
+                env=spark_env,
             )
         )
-    return out
-
-
-ALIASES = {
-    "kafka": [f"kafka-{n}" for n in KAFKA_NODES],
-    "hdfs": ["namenode", *(f"datanode-{n}" for n in DATANODES)],
-    "spark": ["spark-master", *(f"spark-worker-{n}" for n in SPARK_WORKERS)],
-}
-
-
-def select(names: list[str] | None) -> list[Service]:
-    wanted: list[str] = []
-    for name in names or []:
-        wanted += ALIASES.get(name, [name])
-    known = {s.name for s in services()}
-    unknown = [n for n in wanted if n not in known]
-    if unknown:
-        raise StackError(f"unknown service(s) {unknown}; known: {sorted(known)} or {sorted(ALIASES)}")
-    return [s for s in services() if not wanted or s.name in wanted]
-
-
-def service(name: str) -> Service:
-    return select([name])[0]
-
-
-def wait_until(check, what: str, deadline_s: float = CLUSTER_DEADLINE_S, logs: list[Path] | None = None) -> None:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except Exception:  # noqa: BLE001, S110 - not there yet, whatever the reason
-            pass
-        time.sleep(0.5)
-    detail = "".join(f"\n--- last lines of {log}:\n{tail(log, 15)}" for log in logs or [])
-    raise StackError(f"the cluster did not become healthy within {deadline_s:.0f}s: {what}{detail}")
-
-
-def _wait_healthy(started: list[Service]) -> None:
-    names = {s.name for s in started}
-    if names & set(ALIASES["kafka"]):
-        wait_until(
-            kafka_cluster_healthy,
-            "every Kafka node sees 3 brokers, no under-replicated partition",
-            logs=[s.log for s in started if s.name.startswith("kafka")],
-        )
-        print("kafka: 3 brokers, every partition fully replicated", flush=True)
-    if names & set(ALIASES["hdfs"]):
-        wait_until(hdfs_cluster_healthy, "2 live DataNodes, safe mode off", logs=[service("namenode").log])
-        print("hdfs: 2 live DataNodes, safe mode off", flush=True)
-    if names & set(ALIASES["spark"]):
-        wait_until(spark_cluster_healthy, "2 workers ALIVE", logs=[service("spark-master").log])
-        print(f"spark: {SPARK_MASTER_URL} with 2 workers ALIVE", flush=True)
-
-
-def up(names: list[str] | None = None) -> None:
-    java_bin()
-    spark_home(strict=True)
-    if not jars_ready():
-        resolve_jars()
-    write_configs()
-    started = select(names)
-    for svc in started:
-        print(svc.start(), flush=True)
-    _wait_healthy(started)
-
-
-def down(names: list[str] | None = None) -> None:
-    """Stop in reverse start order; the Kafka nodes all at once (stopped one by one, the last ones lose their
-    controller quorum and their controlled shutdown waits for it until they are killed)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    chosen = list(reversed(select(names)))
-    kafka = [s for s in chosen if s.name in ALIASES["kafka"]]
-    for svc in chosen:
-        if svc in kafka:
-            if svc is kafka[0]:
-                with ThreadPoolExecutor(len(kafka)) as pool:
-                    for line in pool.map(lambda s: s.stop(), kafka):
-                        print(line, flush=True)
-        else:
-            print(svc.stop(), flush=True)
-
-
-def restart(name: str) -> None:
-    """A controlled restart of one service (graceful stop, start), then wait until the cluster is whole again:
-    for a Kafka node, until it is back in every partition's ISR. Run it for each node in turn for a rolling
-    restart."""
-    svc = service(name)
-    print(svc.stop(), flush=True)
-    print(svc.start(), flush=True)
-    _wait_healthy([svc])
-
-
-def status(names: list[str] | None = None) -> bool:
-    rows = [svc.status() for svc in select(names)]
-    cols = ["service", "state", "pid", "ports", "log"]
-    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in cols}
-    print("  ".join(c.upper().ljust(widths[c]) for c in cols))
-    for row in rows:
-        print("  ".join(str(row[c]).ljust(widths[c]) for c in cols))
-    print(
-        f"\nKafka bootstrap   {BOOTSTRAP_SERVERS}  (controllers "
-        + ",".join(f"localhost:{c}" for _, c in KAFKA_NODES.values())
-        + ")\n"
-        f"HDFS              {HDFS_URI}, WebHDFS + UI {WEBHDFS_URL}\n"
-        f"Spark master      {SPARK_MASTER_URL}, UI http://localhost:{SPARK_MASTER_UI_PORT} "
-        "(workers' UIs " + ", ".join(f"http://localhost:{ui}" for _, ui in SPARK_WORKERS.values()) + ")\n"
-        f"Heaps             {', '.join(f'{k} {v}' for k, v in HEAPS.items())}\n"
-        f"Data, logs, PIDs  {cluster_dir()}"
-    )
-    return all(r["state"] == "up" for r in rows)
-
-
-def reset() -> None:
-    down()
-    shutil.rmtree(cluster_dir(), ignore_errors=True)
-    print(f"reset: removed {cluster_dir()} (data, logs, config, PIDs of the cluster profile)")
-
-
-def _restart_verb(rest: list[str]) -> None:
-    if not rest:
-        raise single.UsageError
-    for name in rest:  # one after the other
-        restart(name)
-
-
-def main(argv: list[str] | None = None) -> int:
-    usage = (
-        "usage: python -m include.stack.cluster {up|down|status|reset} [service|kafka|hdfs|spark ...]\n"
-        "       python -m include.stack.cluster restart <service> [<service> ...]   (one after the other)"
-    )
-    return single.dispatch(
-        argv,
-        usage,
-        {**single.lifecycle_verbs(up, down, status, reset), "restart": _restart_verb},
+    kafka = {n: broker for n, (broker, _) in KAFKA_NODES.items()}
+    worker_ports = [rpc for rpc, _ in SPARK_WORKERS.values()]
+    return Profile(
+        name="cluster",
+        home=home,
+        nodes=tuple(nodes),
+        groups={
+            "kafka": tuple(f"kafka-{n}" for n in KAFKA_NODES),
+            "hdfs": ("namenode", *(f"datanode-{n}" for n in DATANODES)),
+            "spark": ("spark-master", *(f"spark-worker-{n}" for n in SPARK_WORKERS)),
+        },
+        whole={
+            "kafka": Check(
+                f"every Kafka node sees {len(kafka)} brokers, no under-replicated partition",
+                partial(health.kafka_cluster_healthy, kafka),
+            ),
+            "hdfs": Check(
+                f"{len(DATANODES)} live DataNodes, safe mode off",
+                partial(health.hdfs_healthy, NAMENODE_HTTP_PORT, len(DATANODES)),
+            ),
+            "spark": Check(
+                f"{len(SPARK_WORKERS)} workers ALIVE",
+                partial(health.spark_workers_alive, SPARK_MASTER_UI_PORT, worker_ports),
+            ),
+        },
+        spark_defaults=Config(
+            "cluster/spark-defaults.conf",
+            conf / "spark" / "spark-defaults.conf",
+            {"executor_memory": HEAPS["spark-executor"]},
+        ),
+        addresses=(
+            f"Kafka bootstrap   {BOOTSTRAP_SERVERS}  (controllers "
+            + ",".join(f"localhost:{c}" for _, c in KAFKA_NODES.values())
+            + ")",
+            f"HDFS              {HDFS_URI}, WebHDFS + UI {WEBHDFS_URL}",
+            f"Spark master      {SPARK_MASTER_URL}, UI http://localhost:{SPARK_MASTER_UI_PORT} (workers' UIs "
+            + ", ".join(f"http://localhost:{ui}" for _, ui in SPARK_WORKERS.values())
+            + ")",
+            f"Heaps             {', '.join(f'{k} {v}' for k, v in HEAPS.items())}",
+        ),
+        hadoop_client_conf=conf / "hadoop-namenode",
     )
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+PROFILES = {"single": single, "cluster": cluster}
+
+
+def profile(name: str | None = None) -> Profile:
+    """A profile by name, or $PROFILE's (single by default)."""
+    name = name or os.environ.get("PROFILE") or "single"
+    if name not in PROFILES:
+        raise ValueError(f"PROFILE must be one of {sorted(PROFILES)}, not {name!r}")
+    return PROFILES[name]()

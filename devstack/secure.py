@@ -10,7 +10,7 @@ committed (``.stack/`` is ignored):
   for ``localhost`` / ``127.0.0.1``), ``tls/ca.pem`` (the CA certificate clients trust).
 
 keytool gets every password through its environment (``-storepass:env``), never on its command line.
-Standard library only, like services.py.
+Standard library only, like the engine.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 USERS = ("admin", "writer", "reader")
+SCRAM_MECHANISM = "SCRAM-SHA-512"  # kafka-server-secure.properties enables this one
 SECRETS_FILE_NAME = "kafka-secure.json"
 CERT_VALIDITY_DAYS = 825
 SAN = "SAN=dns:localhost,ip:127.0.0.1"
