@@ -25,8 +25,10 @@ export SPARK_LOCAL_IP := 127.0.0.1
 #   single   one process per service: Kafka localhost:9092, HDFS localhost:8020/9870, Spark local[*]
 #   cluster  3 Kafka brokers (localhost:29092,29094,29096), NameNode localhost:28020/29870 + 2 DataNodes,
 #            Spark standalone spark://localhost:7077 (UI localhost:8180) + 2 workers; see devstack/nodes.py
-# Ports come from devstack/nodes.py; the single profile's can be moved (KAFKA_PORT=..., STACK_DIR=...) to run a
-# second single-node stack beside the first.
+# Ports come from devstack/nodes.py. The single profile's can be moved, with its own STACK_DIR, to run a second
+# single-node stack beside the first: make up STACK_DIR=/tmp/s2 KAFKA_PORT=39092 KAFKA_SECURE_PORT=39093
+# KAFKA_CONTROLLER_PORT=39192 NAMENODE_RPC_PORT=38020 NAMENODE_HTTP_PORT=39870 DATANODE_PORT=39866
+# DATANODE_HTTP_PORT=39864 DATANODE_IPC_PORT=39867 (the connections below follow the first five).
 PROFILE ?= single
 # make test-cluster is always about the cluster
 ifneq ($(filter test-cluster,$(MAKECMDGOALS)),)
@@ -39,10 +41,16 @@ DEVSTACK := $(PY) -m devstack
 # spark-submit finds the Kafka connector's jars here (include/ never names .stack)
 export SPARK_KAFKA_JARS_DIR ?= $(STACK_DIR)/jars/spark-kafka
 ifeq ($(PROFILE),single)
+# the defaults of devstack/nodes.py (tests/unit/test_cluster_profile.py keeps them equal)
+export KAFKA_PORT ?= 9092
+export KAFKA_SECURE_PORT ?= 9093
+export KAFKA_CONTROLLER_PORT ?= 19092
+export NAMENODE_RPC_PORT ?= 8020
+export NAMENODE_HTTP_PORT ?= 9870
 # spark-submit's defaults on this machine (the driver's class-data-sharing archive, devstack/cds.py)
 export SPARK_CONF_DIR ?= $(STACK_DIR)/conf/spark
-export AIRFLOW_CONN_KAFKA_DEFAULT ?= {"conn_type": "kafka", "extra": {"bootstrap.servers": "localhost:9092"}}
-export AIRFLOW_CONN_WEBHDFS_DEFAULT ?= {"conn_type": "webhdfs", "host": "localhost", "port": 9870, "login": "$(HDFS_USER)", "extra": {"hdfs_uri": "hdfs://localhost:8020"}}
+export AIRFLOW_CONN_KAFKA_DEFAULT ?= {"conn_type": "kafka", "extra": {"bootstrap.servers": "localhost:$(KAFKA_PORT)"}}
+export AIRFLOW_CONN_WEBHDFS_DEFAULT ?= {"conn_type": "webhdfs", "host": "localhost", "port": $(NAMENODE_HTTP_PORT), "login": "$(HDFS_USER)", "extra": {"hdfs_uri": "hdfs://localhost:$(NAMENODE_RPC_PORT)"}}
 export AIRFLOW_CONN_SPARK_DEFAULT ?= {"conn_type": "spark", "host": "local[*]", "extra": {"deploy-mode": "client", "spark-binary": "spark-submit"}}
 else ifeq ($(PROFILE),cluster)
 # its own Airflow database, so that runs of both profiles never share one SQLite file

@@ -144,3 +144,23 @@ def test_every_node_is_a_supervisord_program_the_engine_starts_and_stops_as_a_gr
         assert program["stopasgroup"] == program["killasgroup"] == "true", name
         assert int(program["stopwaitsecs"]) > 0, name
         assert stack.profile.node(name).main_class in program["command"], name
+
+
+def test_the_makefile_defaults_of_the_single_profiles_ports_are_the_node_specs(monkeypatch):
+    makefile = (nodes.PROJECT_ROOT / "Makefile").read_text()
+    defaults = dict(re.findall(r"^export ([A-Z_]+_PORT) \?= (\d+)$", makefile, re.MULTILINE))
+    assert set(defaults) == {
+        "KAFKA_PORT",
+        "KAFKA_SECURE_PORT",
+        "KAFKA_CONTROLLER_PORT",
+        "NAMENODE_RPC_PORT",
+        "NAMENODE_HTTP_PORT",
+    }
+    for variable in defaults:
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("KAFKA_SECURE", "1")
+    single = nodes.single()
+    assert single.node("kafka").ports == tuple(
+        int(defaults[v]) for v in ("KAFKA_PORT", "KAFKA_CONTROLLER_PORT", "KAFKA_SECURE_PORT")
+    )
+    assert single.node("namenode").ports == (int(defaults["NAMENODE_RPC_PORT"]), int(defaults["NAMENODE_HTTP_PORT"]))
