@@ -43,6 +43,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -260,9 +261,9 @@ def components() -> list[Component]:
     return [Component(name) for name in COMPONENTS]
 
 
-def processes() -> set[int]:
+def processes(sid: int | None = None) -> set[int]:
     """Every live process of the UI: supervisord's session (even after supervisord died) and its descendants."""
-    sid = session_id()
+    sid = sid or session_id()
     if not sid:
         return set()
     table = _all_processes()
@@ -423,26 +424,30 @@ def stop(only: list[str] | None = None, term_deadline_s: float = TERM_DEADLINE_S
         print("ui: not running", flush=True)
         return time.monotonic() - began
     running = [n for n in names if Component(n).pid()]
-    own_groups = {_proc_stat(p)[1] for n in running if (p := Component(n).pid()) and _proc_stat(p)}
-    if running:
-        for name in running:
-            try:
-                sup.rpc().supervisor.stopProcess(name, False)
-            except Exception:  # noqa: BLE001, S110 - it exited meanwhile
-                pass
+    for name in running:
+        try:
+            sup.rpc().supervisor.stopProcess(name, False)
+        except Exception:  # noqa: BLE001, S110 - it exited meanwhile
+            pass
     print(f"ui: stopping {', '.join(running) or 'nothing running'}; {len(targets)} process(es)", flush=True)
-    # supervisord itself and the components' own groups are supervisord's to stop
-    spare = {sid} | own_groups if sup.pid() else set()
+
+    def supervisords() -> set[int | None]:
+        """supervisord, and the process groups of components it is still stopping: its own to signal."""
+        if not sup.pid():
+            return set()
+        stopping = {"RUNNING", "STARTING", "STOPPING"}
+        return {sid} | {info["pid"] for n in running if (info := sup.info(n)).get("statename") in stopping}
+
     how = "stopped"
-    if not _signal_and_wait(targets, signal.SIGTERM, term_deadline_s + 2, spare, only):
+    if not _signal_and_wait(targets, signal.SIGTERM, term_deadline_s + 2, supervisords, only):
         how = f"killed (SIGKILL) after {term_deadline_s:.0f}s"
-        if not _signal_and_wait(targets, signal.SIGKILL, KILL_DEADLINE_S, {sid} if sup.pid() else set(), only):
+        if not _signal_and_wait(targets, signal.SIGKILL, KILL_DEADLINE_S, lambda: {sid}, only):
             raise UiError(f"processes {sorted(_alive(targets))} of the UI survived SIGKILL for {KILL_DEADLINE_S}s")
     if not any(c.pid() for c in components()):
         sup.shutdown(deadline_s=KILL_DEADLINE_S)
-        leftover = processes()
+        leftover = processes(sid)  # supervisord removed its pidfile: the session id from before
         if leftover:  # nothing of the session may outlive supervisord
-            _signal_and_wait(leftover, signal.SIGKILL, KILL_DEADLINE_S, set(), None)
+            _signal_and_wait(leftover, signal.SIGKILL, KILL_DEADLINE_S, set, None)
         sup.pidfile.unlink(missing_ok=True)
     took = time.monotonic() - began
     print(f"ui: {how} in {took:.1f}s", flush=True)
@@ -459,9 +464,13 @@ def _alive(pids: set[int]) -> set[int]:
 
 
 def _signal_and_wait(
-    pids: set[int], sig: signal.Signals, seconds: float, spare_groups: set[int | None], only: list[str] | None
+    pids: set[int],
+    sig: signal.Signals,
+    seconds: float,
+    spare_groups: Callable[[], set[int | None]],
+    only: list[str] | None,
 ) -> bool:
-    """Send ``sig`` to the process groups of ``pids`` but ``spare_groups`` (and of processes that appear
+    """Send ``sig`` to the process groups of ``pids`` but ``spare_groups()`` (and of processes that appear
     meanwhile, e.g. a task runner forked while stopping, which join ``pids``); True once all are gone, supervisord
     excepted while it runs (it shuts down after)."""
     deadline = time.monotonic() + seconds
@@ -480,7 +489,7 @@ def _signal_and_wait(
                 pgid = os.getpgid(pid)
                 if pgid == own_group:  # never our own group (a test calling stop()): that process alone
                     os.kill(pid, sig)
-                elif pgid not in signalled and pgid not in spare_groups:
+                elif pgid not in signalled and pgid not in spare_groups():
                     os.killpg(pgid, sig)
                     signalled.add(pgid)
             except ProcessLookupError:
