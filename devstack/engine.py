@@ -316,7 +316,9 @@ class Stack:
             info = self.supervisor.info(node.name)
             if info.get("statename") in DEAD or not info:
                 time.sleep(0.5)  # supervisord may still be writing the node's last output to its log
-                reason = info.get("spawnerr") or f"exited with code {info.get('exitstatus', '?')}"
+                code = info.get("exitstatus")
+                # a JVM that ran and failed says it with its exit code; a spawn failure only in spawnerr
+                reason = f"exited with code {code}" if code else (info.get("spawnerr") or f"exited with code {code}")
                 raise StackError(
                     f"{node.name} {reason} while starting. Last lines of {node.log}:\n{tail(node.log)}\n"
                     f"--- {self.out_log(node)}:\n{tail(self.out_log(node), 10)}"
