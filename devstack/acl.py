@@ -23,7 +23,7 @@ import sys
 
 from devstack import secure
 from devstack.nodes import stack_dir
-from devstack.secure import SCRAM_MECHANISM
+from devstack.secure import ADMIN_CONN_ID, SCRAM_MECHANISM, secure_connection
 from include.kafka_security import GROUP_PREFIX
 from include.kafka_topics import DLQ_SUFFIX
 from include.run_plan import DEFAULT_TOPIC
@@ -138,8 +138,6 @@ def setup(plaintext_bootstrap: str | None = None) -> None:
 
 
 def admin_config() -> dict[str, str]:
-    from devstack.secrets_backend import ADMIN_CONN_ID, secure_connection
-
     conn = secure_connection(ADMIN_CONN_ID)
     assert conn is not None
     return conn["extra"]

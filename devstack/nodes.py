@@ -50,6 +50,11 @@ def port(variable: str, default: int) -> int:
     return int(os.environ.get(variable, str(default)))
 
 
+def kafka_secure_port() -> int:
+    """The single profile's SASL_SSL listener (the secure connections' bootstrap, devstack/secure.py)."""
+    return port("KAFKA_SECURE_PORT", 9093)
+
+
 @dataclass(frozen=True)
 class Check:
     """A health check: ``probe()`` is True when healthy (it may raise: not healthy yet); ``what`` says what it
@@ -186,7 +191,7 @@ def single() -> Profile:
     conf, data, logs = home / "conf", home / "data", home / "logs"
     kafka_port = port("KAFKA_PORT", 9092)
     controller = port("KAFKA_CONTROLLER_PORT", 19092)
-    secure_port = port("KAFKA_SECURE_PORT", 9093)
+    secure_port = kafka_secure_port()
     nn_rpc, nn_http = port("NAMENODE_RPC_PORT", 8020), port("NAMENODE_HTTP_PORT", 9870)
     dn_data, dn_http, dn_ipc = (
         port("DATANODE_PORT", 9866),

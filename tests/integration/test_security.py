@@ -25,7 +25,7 @@ from confluent_kafka.admin import AclBindingFilter, AdminClient, NewTopic
 from devstack import acl as kafka_acl
 from devstack import secure
 from devstack.nodes import stack_dir
-from devstack.secrets_backend import (
+from devstack.secure import (
     ADMIN_CONN_ID,
     READER_CONN_ID,
     WRITER_CONN_ID,

@@ -13,7 +13,7 @@ from spark_streaming import kafka_client_options
 
 from devstack import acl as kafka_acl
 from devstack import secure
-from devstack.secrets_backend import client_config, secure_connection
+from devstack.secure import client_config, secure_connection
 from include.connections import HdfsSettings, KafkaSettings
 from include.kafka_security import (
     jaas_config,
