@@ -24,27 +24,43 @@ export SPARK_LOCAL_IP := 127.0.0.1
 # ---- the profile: which stack `up/down/status` drive and where the connections point. The DAGs are the same. --
 #   single   one process per service: Kafka localhost:9092, HDFS localhost:8020/9870, Spark local[*]
 #   cluster  3 Kafka brokers (localhost:29092,29094,29096), NameNode localhost:28020/29870 + 2 DataNodes,
-#            Spark standalone spark://localhost:7077 (UI localhost:8180) + 2 workers; see include/stack/cluster.py
+#            Spark standalone spark://localhost:7077 (UI localhost:8180) + 2 workers; see devstack/nodes.py
+# Ports come from devstack/nodes.py. The single profile's can be moved, with its own STACK_DIR, to run a second
+# single-node stack beside the first: make up STACK_DIR=/tmp/s2 KAFKA_PORT=39092 KAFKA_SECURE_PORT=39093
+# KAFKA_CONTROLLER_PORT=39192 NAMENODE_RPC_PORT=38020 NAMENODE_HTTP_PORT=39870 DATANODE_PORT=39866
+# DATANODE_HTTP_PORT=39864 DATANODE_IPC_PORT=39867 (the connections below follow the first five).
 PROFILE ?= single
 # make test-cluster is always about the cluster
 ifneq ($(filter test-cluster,$(MAKECMDGOALS)),)
 PROFILE := cluster
 endif
+export PROFILE
+STACK_DIR ?= $(ROOT)/.stack
+export STACK_DIR
+DEVSTACK := $(PY) -m devstack
+# spark-submit finds the Kafka connector's jars here (include/ never names .stack)
+export SPARK_KAFKA_JARS_DIR ?= $(STACK_DIR)/jars/spark-kafka
 ifeq ($(PROFILE),single)
-STACK := include.stack
-export AIRFLOW_CONN_KAFKA_DEFAULT ?= {"conn_type": "kafka", "extra": {"bootstrap.servers": "localhost:9092"}}
-export AIRFLOW_CONN_WEBHDFS_DEFAULT ?= {"conn_type": "webhdfs", "host": "localhost", "port": 9870, "login": "$(HDFS_USER)", "extra": {"hdfs_uri": "hdfs://localhost:8020"}}
+# the defaults of devstack/nodes.py (tests/unit/test_cluster_profile.py keeps them equal)
+export KAFKA_PORT ?= 9092
+export KAFKA_SECURE_PORT ?= 9093
+export KAFKA_CONTROLLER_PORT ?= 19092
+export NAMENODE_RPC_PORT ?= 8020
+export NAMENODE_HTTP_PORT ?= 9870
+# spark-submit's defaults on this machine (the driver's class-data-sharing archive, devstack/cds.py)
+export SPARK_CONF_DIR ?= $(STACK_DIR)/conf/spark
+export AIRFLOW_CONN_KAFKA_DEFAULT ?= {"conn_type": "kafka", "extra": {"bootstrap.servers": "localhost:$(KAFKA_PORT)"}}
+export AIRFLOW_CONN_WEBHDFS_DEFAULT ?= {"conn_type": "webhdfs", "host": "localhost", "port": $(NAMENODE_HTTP_PORT), "login": "$(HDFS_USER)", "extra": {"hdfs_uri": "hdfs://localhost:$(NAMENODE_RPC_PORT)"}}
 export AIRFLOW_CONN_SPARK_DEFAULT ?= {"conn_type": "spark", "host": "local[*]", "extra": {"deploy-mode": "client", "spark-binary": "spark-submit"}}
 else ifeq ($(PROFILE),cluster)
-STACK := include.stack.cluster
 # its own Airflow database, so that runs of both profiles never share one SQLite file
 AIRFLOW_HOME := $(ROOT)/.airflow/cluster
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN := sqlite:///$(AIRFLOW_HOME)/airflow.db
 export AIRFLOW_CONN_KAFKA_DEFAULT ?= {"conn_type": "kafka", "extra": {"bootstrap.servers": "localhost:29092,localhost:29094,localhost:29096"}}
 export AIRFLOW_CONN_WEBHDFS_DEFAULT ?= {"conn_type": "webhdfs", "host": "localhost", "port": 29870, "login": "$(HDFS_USER)", "extra": {"hdfs_uri": "hdfs://localhost:28020"}}
 export AIRFLOW_CONN_SPARK_DEFAULT ?= {"conn_type": "spark", "host": "spark://localhost:7077", "extra": {"deploy-mode": "client", "spark-binary": "spark-submit"}}
-# spark-submit's defaults for this cluster (executor size), as a cluster's gateway machine has them
-export SPARK_CONF_DIR ?= $(ROOT)/.stack/cluster/conf/spark
+# spark-submit's defaults for this cluster (executor size, the driver's CDS archive), as a gateway machine has them
+export SPARK_CONF_DIR ?= $(STACK_DIR)/cluster/conf/spark
 else
 $(error PROFILE must be single or cluster, not '$(PROFILE)')
 endif
@@ -53,10 +69,11 @@ export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN ?= sqlite:///$(AIRFLOW_HOME)/airflow.
 
 # The secure Kafka listener (SASL_SSL localhost:9093, ACLs): on unless `make up SECURE=0`. Its connections
 # kafka_secure_admin / _writer / _reader come from this backend, which reads the 0600 secrets file under .stack/
-# (no password here, in the environment or on any command line).
+# (no password here, in the environment or on any command line). It is the local stack's convenience: a
+# deployment configures its own secrets backend (a vault) with connections of the same shape.
 SECURE ?= 1
 export KAFKA_SECURE := $(SECURE)
-export AIRFLOW__SECRETS__BACKEND ?= include.secrets_backend.LocalKafkaSecretsBackend
+export AIRFLOW__SECRETS__BACKEND ?= devstack.secrets_backend.LocalKafkaSecretsBackend
 
 DAG ?= write_to_kafka
 CONF ?= {}
@@ -73,33 +90,33 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 setup: ## install what is missing: Debian packages, .venv, the stack's jars, Airflow's database
-	@bash scripts/setup.sh
+	@bash devstack/setup.sh
 
 up: setup ## start Kafka (localhost:9092, SASL_SSL 9093 unless SECURE=0) and HDFS (WebHDFS 9870); PROFILE=cluster: the cluster
-	@$(PY) -m $(STACK) up
-	@$(PY) -m include.spark_cds --on-stack
+	@$(DEVSTACK) up
+	@$(DEVSTACK) cds --on-stack
 
-down: ## stop the services this project started (by PID file); PROFILE=cluster: the cluster's
-	@if [ -x $(PY) ]; then $(PY) -m $(STACK) down; else python3 -m $(STACK) down; fi
+down: ## stop the services this project started (under supervisord), within a deadline; PROFILE=cluster: the cluster's
+	@if [ -x $(PY) ]; then $(DEVSTACK) down; else echo "down: no .venv, so no supervisord of this project runs"; fi
 
-status: ## show each service: up or down, PID, ports, log (PROFILE=cluster: also addresses, UIs, heaps)
-	@if [ -x $(PY) ]; then $(PY) -m $(STACK) status; else python3 -m $(STACK) status; fi
+status: ## show each service: up or down, PID, ports, log, addresses (exit 3 when one is down)
+	@if [ -x $(PY) ]; then $(DEVSTACK) status; else echo "status: no .venv - run 'make setup'" >&2; exit 3; fi
 
 reset: ## stop the stack and delete its data and logs (jars and .venv are kept)
-	@python3 -m $(STACK) reset
+	@if [ -x $(PY) ]; then $(DEVSTACK) reset; else echo "reset: no .venv - run 'make setup' first" >&2; exit 1; fi
 	@rm -rf $(AIRFLOW_HOME)
 
 run: up ## one DAG run: make run DAG=<dag_id> CONF='<json>' (airflow dags test; non-zero when the run fails)
 	@$(VENV)/bin/airflow dags test "$(DAG)" --conf '$(CONF)'
 
 demo: single-only up ## the tutorial end to end: write players.csv to Kafka, then read the topic to HDFS, and show both
-	@$(PY) -m include.demo
+	@$(DEVSTACK) demo
 
 ui: single-only up ## Airflow UI on http://localhost:8080 + scheduler, dag-processor, triggerer (LocalExecutor); harmless when up
-	@$(PY) -m include.ui start
+	@$(DEVSTACK) ui start
 
-ui-stop: ## stop what 'make ui' started (by PID file and process group), within 60 s
-	@if [ -x $(PY) ]; then $(PY) -m include.ui stop; else python3 -m include.ui stop; fi
+ui-stop: ## stop what 'make ui' started (its supervisord, and what its components started), within 60 s
+	@if [ -x $(PY) ]; then $(DEVSTACK) ui stop; else echo "ui: no .venv, so no UI of this project runs"; fi
 
 test: single-only up ## all tests, on the real stack (unit, DAG integrity, integration)
 	@$(PY) -m pytest $(PYTEST_ARGS)
@@ -130,4 +147,4 @@ lock: ## regenerate constraints.txt from the current .venv
 clean: ## stop both profiles' services and remove everything generated (.venv, .stack, .airflow)
 	@$(MAKE) --no-print-directory down PROFILE=single
 	@$(MAKE) --no-print-directory down PROFILE=cluster
-	@rm -rf $(VENV) $(ROOT)/.stack $(ROOT)/.airflow $(AIRFLOW_HOME)
+	@rm -rf $(VENV) $(STACK_DIR) $(ROOT)/.airflow $(AIRFLOW_HOME)

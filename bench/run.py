@@ -46,10 +46,11 @@ import psutil
 
 from bench import players_data, report, stats
 from bench.sampler import PeakRss, spark_driver_jvm
+from devstack import engine as services
+from devstack.nodes import port
 from include import hdfs_files, kafka_topics, spark_metadata, verification
 from include.connections import HdfsSettings, KafkaSettings
 from include.run_plan import JOBS_DIR, PROJECT_ROOT, SPARK_CONF, plan_read, plan_write, spark_kafka_jars
-from include.stack import services
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
@@ -123,9 +124,9 @@ class Context:
 
 
 def kafka_tool(tool: str, args: list[str], timeout: float = SUBPROCESS_TIMEOUT_S) -> str:
-    """One of Kafka's own CLI tools (through include.stack), its stdout; raises with its output on failure."""
+    """One of Kafka's own CLI tools (through devstack), its stdout; raises with its output on failure."""
     proc = subprocess.run(
-        [sys.executable, "-m", "include.stack", "kafka", tool, *args],
+        [sys.executable, "-m", "devstack", "kafka", tool, *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -183,7 +184,7 @@ def dag_command(plan: dict, name: str, extra_args: list[str] | None = None) -> l
 
 def broker_process() -> psutil.Process | None:
     """The process listening on the Kafka port (ours or another checkout's stack: whoever serves it)."""
-    owner = services.port_owner(services.KAFKA_PORT) or ""
+    owner = services.port_owner(port("KAFKA_PORT", 9092)) or ""
     match = re.search(r"pid (\d+)", owner)
     try:
         return psutil.Process(int(match.group(1))) if match else None

@@ -1,8 +1,9 @@
 """Secured Kafka: the three principals, their client configs, and how a secret reaches Spark without a trace.
 
-The local broker's SASL_SSL listener (``localhost:9093``, SCRAM-SHA-512, ACLs on; see include/stack/secure.py)
-has three principals, each an Airflow connection served by include/secrets_backend.py from the 0600 secrets
-file (never from the repo, the Makefile or an environment variable):
+The local broker's SASL_SSL listener (``localhost:9093``, SCRAM-SHA-512, ACLs on; see devstack/secure.py)
+has three principals, each an Airflow connection (locally served by devstack/secrets_backend.py from the 0600
+secrets file, never from the repo, the Makefile or an environment variable; a deployment's own secrets backend
+serves them elsewhere):
 
 | connection | principal | may |
 |---|---|---|
@@ -26,11 +27,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-ADMIN_CONN_ID = "kafka_secure_admin"
-WRITER_CONN_ID = "kafka_secure_writer"
-READER_CONN_ID = "kafka_secure_reader"
-SECURE_CONNECTIONS = {ADMIN_CONN_ID: "admin", WRITER_CONN_ID: "writer", READER_CONN_ID: "reader"}
 SCRAM_MECHANISM = "SCRAM-SHA-512"
 # Every consumer group of this project starts with this (Spark's groupIdPrefix, the verifiers' groups): the
 # reader's group ACL is PREFIXED on it.
@@ -44,39 +40,6 @@ JAAS_MODULES = {
     "SCRAM-SHA-512": "org.apache.kafka.common.security.scram.ScramLoginModule",
     "PLAIN": "org.apache.kafka.common.security.plain.PlainLoginModule",
 }
-
-
-def stack_dir() -> Path:
-    return Path(os.environ.get("STACK_DIR", PROJECT_ROOT / ".stack")).resolve()
-
-
-def secure_bootstrap() -> str:
-    return f"localhost:{int(os.environ.get('KAFKA_SECURE_PORT', '9093'))}"
-
-
-def client_config(username: str, password: str, ca_location: str | Path, bootstrap: str) -> dict[str, str]:
-    """confluent-kafka configuration of one SCRAM principal on a SASL_SSL listener."""
-    return {
-        "bootstrap.servers": bootstrap,
-        "security.protocol": "SASL_SSL",
-        "sasl.mechanism": SCRAM_MECHANISM,
-        "sasl.username": username,
-        "sasl.password": password,
-        "ssl.ca.location": str(ca_location),
-    }
-
-
-def secure_connection(conn_id: str, root: Path | None = None) -> dict | None:
-    """The Airflow connection (as a dict) of one of the local secure principals, or None for other ids."""
-    from include.stack import secure
-
-    user = SECURE_CONNECTIONS.get(conn_id)
-    if user is None:
-        return None
-    root = root or stack_dir()
-    data = secure.load_secrets(root)
-    extra = client_config(user, data["users"][user], secure.ca_pem(root), secure_bootstrap())
-    return {"conn_type": "kafka", "login": user, "password": data["users"][user], "extra": extra}
 
 
 def principal(config: dict[str, str]) -> str:

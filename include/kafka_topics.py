@@ -76,7 +76,7 @@ def require_operations(
                     f"{who} (connection {conn_id!r}) may not DESCRIBE topic {topic!r} on "
                     f"{config['bootstrap.servers']}, "
                     f"so it may not {'/'.join(operations)} it either. An admin can grant it: "
-                    f"python -m include.kafka_acl grant {role} {topic}"
+                    f"python -m devstack acl grant {role} {topic}"
                 ) from exc
             raise
         granted = {getattr(op, "name", str(op)) for op in (description.authorized_operations or [])}
@@ -87,7 +87,7 @@ def require_operations(
             raise KafkaAccessDenied(
                 f"{who} (connection {conn_id!r}) lacks {', '.join(missing)} on topic {topic!r} at "
                 f"{config['bootstrap.servers']} (it has: {', '.join(sorted(granted)) or 'nothing'}). An admin can "
-                f"grant it: python -m include.kafka_acl grant {role} {topic}"
+                f"grant it: python -m devstack acl grant {role} {topic}"
             )
 
 

@@ -14,9 +14,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from devstack.cds import driver_java_options
 from include.connections import HdfsSettings, KafkaSettings
 from include.kafka_topics import CLUSTER_DEFAULT, dlq_topic, validate_topic_name
-from include.spark_cds import driver_java_options
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 JOBS_DIR = PROJECT_ROOT / "jobs"

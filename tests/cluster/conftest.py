@@ -1,5 +1,6 @@
 """Fixtures for the cluster profile (`make test-cluster`): 3 Kafka brokers, NameNode + 2 DataNodes, Spark standalone
-with 2 workers, all started by include/stack/cluster.py. The tests fail (never skip) when it is down."""
+with 2 workers, all started by devstack (the cluster profile of devstack/nodes.py). The tests fail (never skip) when
+it is down."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ import time
 
 import pytest
 
-from include.stack import cluster
+from devstack import nodes
+from devstack.engine import Stack
 from tests.conftest import hdfs_user
 
 pytestmark = pytest.mark.cluster
 
-BOOTSTRAP = cluster.BOOTSTRAP_SERVERS
-HDFS_URI = cluster.HDFS_URI
+BOOTSTRAP = nodes.BOOTSTRAP_SERVERS
+HDFS_URI = nodes.HDFS_URI
 
 
 @pytest.fixture(scope="session")
@@ -22,7 +24,7 @@ def the_cluster():
     if "29092" not in os.environ.get("AIRFLOW_CONN_KAFKA_DEFAULT", ""):
         pytest.fail("the Airflow connections do not point at the cluster - run the tests through 'make test-cluster'")
     try:
-        healthy = cluster.kafka_cluster_healthy() and cluster.hdfs_cluster_healthy() and cluster.spark_cluster_healthy()
+        healthy = all(check.probe() for check in Stack("cluster").profile.whole.values())
     except OSError as exc:
         healthy = f"{exc}"
     if healthy is not True:
@@ -34,7 +36,7 @@ def whole_cluster_after(the_cluster):
     """Whatever a test killed is started again, and the cluster is whole (every broker in every ISR, 2 live
     DataNodes, 2 workers) before the next test."""
     yield
-    cluster.up()
+    Stack("cluster").up()
 
 
 @pytest.fixture
@@ -46,7 +48,7 @@ def kafka_config() -> dict[str, str]:
 def hdfs():
     from hdfs import InsecureClient
 
-    return InsecureClient(cluster.WEBHDFS_URL, user=hdfs_user(), timeout=30)
+    return InsecureClient(nodes.WEBHDFS_URL, user=hdfs_user(), timeout=30)
 
 
 @pytest.fixture

@@ -15,8 +15,9 @@ import psutil
 import pytest
 from hdfs.util import HdfsError
 
+from devstack import health, nodes
+from devstack.engine import Stack
 from include.run_plan import checkpoint_for
-from include.stack import cluster, services
 from tests.cluster.conftest import (
     BOOTSTRAP,
     HDFS_URI,
@@ -27,6 +28,8 @@ from tests.cluster.conftest import (
     wait_for,
 )
 from tests.conftest import BackgroundDagRun, consume_all, hdfs_user, new_read_target, spark_submit_jvms
+
+CLUSTER = Stack("cluster")
 
 pytestmark = pytest.mark.cluster
 
@@ -67,7 +70,7 @@ def test_leader_broker_killed_mid_write_loses_no_acknowledged_row(target, tmp_pa
         )
         leader = partition_leader(target["topic"], 0)
         killed_at = high_watermarks(target["topic"]).get(0, 0)
-        os.kill(cluster.service(f"kafka-{leader}").pid(), signal.SIGKILL)
+        os.kill(CLUSTER.pid(f"kafka-{leader}"), signal.SIGKILL)
         result = bg.wait(900)
         new_leader = partition_leader(target["topic"], 0)
     finally:
@@ -105,9 +108,9 @@ def _executors_of(worker_pid: int) -> list[psutil.Process]:
 def _busiest_worker() -> tuple[str, int, list[psutil.Process]]:
     """The worker whose executor is working hardest right now (its CPU over one second)."""
     executors = {}
-    for n in cluster.SPARK_WORKERS:
-        svc = cluster.service(f"spark-worker-{n}")
-        executors[svc.name] = (svc.pid(), _executors_of(svc.pid()))
+    for n in nodes.SPARK_WORKERS:
+        name, pid = f"spark-worker-{n}", CLUSTER.pid(f"spark-worker-{n}")
+        executors[name] = (pid, _executors_of(pid))
     for _, procs in executors.values():
         for proc in procs:
             proc.cpu_percent(None)
@@ -118,7 +121,7 @@ def _busiest_worker() -> tuple[str, int, list[psutil.Process]]:
 
 
 def _job_executors_started() -> bool:
-    return all(_executors_of(cluster.service(f"spark-worker-{n}").pid()) for n in cluster.SPARK_WORKERS)
+    return all(_executors_of(CLUSTER.pid(f"spark-worker-{n}")) for n in nodes.SPARK_WORKERS)
 
 
 def test_spark_worker_killed_mid_job_the_job_completes_on_the_other(target, tmp_path):
@@ -143,9 +146,7 @@ def test_spark_worker_killed_mid_job_the_job_completes_on_the_other(target, tmp_
         # the node is lost: its worker and the executor it runs
         for proc in [psutil.Process(worker_pid), *executors]:
             os.kill(proc.pid, signal.SIGKILL)
-        survivor = next(
-            cluster.service(f"spark-worker-{n}") for n in cluster.SPARK_WORKERS if f"spark-worker-{n}" != name
-        )
+        survivor = next(f"spark-worker-{n}" for n in nodes.SPARK_WORKERS if f"spark-worker-{n}" != name)
         result = bg.wait(900)
     finally:
         bg.kill()
@@ -153,7 +154,7 @@ def test_spark_worker_killed_mid_job_the_job_completes_on_the_other(target, tmp_
     print(f"killed {name} (pid {worker_pid}) and executor(s) {[p.pid for p in executors]} after {killed_at} rows")
     assert killed_at < rows, "the worker died after the write: nothing was tested"
     assert result.returncode == 0, output[-8000:]
-    assert survivor.pid() is not None, "the other worker died too"
+    assert CLUSTER.pid(survivor) is not None, "the other worker died too"
     arrived = {(k.decode(), v.decode()) for k, v, _, _ in consume_all(target["topic"], 180, BOOTSTRAP)}
     assert arrived == set(players)
     assert verification(output)["missing"] == 0
@@ -175,12 +176,11 @@ def test_datanode_killed_after_ingestion_the_file_is_still_readable_and_the_job_
         wait_for(lambda: ingested(), "the CSV to be ingested into HDFS", 300, bg.running)
         path = f"{target['hdfs_dir']}/{ingested()[0]}"
         assert hdfs.status(path)["replication"] == 2
-        datanode = cluster.service("datanode-1")
-        os.kill(datanode.pid(), signal.SIGKILL)
+        os.kill(CLUSTER.pid("datanode-1"), signal.SIGKILL)
         killed = time.monotonic()
         # an HDFS (RPC) client at once: it finds the dead DataNode refusing and reads the other replica
         copy = tmp_path / "copy.csv"
-        rc = services.hdfs_dfs(["-copyToLocal", f"{HDFS_URI}{path}", str(copy)])
+        rc = CLUSTER.hdfs_dfs(["-copyToLocal", f"{HDFS_URI}{path}", str(copy)])
         assert rc == 0 and copy.read_bytes() == source.read_bytes(), "the file could not be read back whole"
         rpc_read = time.monotonic() - killed
         # WebHDFS (what Airflow's tasks use) redirects to a DataNode the NameNode picks: right after the kill it
@@ -195,7 +195,7 @@ def test_datanode_killed_after_ingestion_the_file_is_still_readable_and_the_job_
                 assert time.monotonic() - killed < 30, "WebHDFS still redirects to the dead DataNode after 30 s"
                 time.sleep(1)
         result = bg.wait(900)
-        live_at_end = cluster.live_datanodes()
+        live_at_end = health.live_datanodes(nodes.NAMENODE_HTTP_PORT)
     finally:
         bg.kill()
     output = result.output
@@ -251,9 +251,9 @@ def test_rolling_restart_of_every_broker_during_a_processing_time_read_is_invisi
             300,
             bg.running,
         )
-        for node in cluster.KAFKA_NODES:
+        for node in nodes.KAFKA_NODES:
             started = time.monotonic()
-            cluster.restart(f"kafka-{node}")  # graceful stop, start, wait until back in every ISR
+            CLUSTER.restart(f"kafka-{node}")  # graceful stop, start, wait until back in every ISR
             rolled.append((node, round(time.monotonic() - started)))
         assert bg.running(), f"the read job ended before the rolling restart did ({rolled}): raise run_seconds"
         stop.set()

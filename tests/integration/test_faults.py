@@ -17,8 +17,8 @@ import psutil
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
+from devstack.engine import Stack
 from include.run_plan import DEFAULT_PLAYERS_CSV, JOBS_DIR, checkpoint_for, spark_kafka_jars
-from include.stack import services
 from tests.conftest import (
     HDFS_URI,
     BackgroundDagRun,
@@ -102,17 +102,17 @@ def test_datanode_dying_during_ingestion_leaves_nothing_visible_and_a_rerun_succ
     source.write_bytes(b"Someone;30\n" * 16_000_000)  # ~176 MB: the upload takes a while
     conf = {"source_csv": str(source), **target}
     bg = BackgroundDagRun("write_to_kafka", conf)
-    datanode = next(s for s in services.services() if s.name == "datanode")
+    stack = Stack("single")
     try:
         deadline = time.monotonic() + 120
         while not any(n.endswith("._COPYING_") for n in listing(hdfs, target["hdfs_dir"])):
             assert time.monotonic() < deadline and bg.running(), "the upload never started"
             time.sleep(0.05)
-        os.kill(datanode.pid(), signal.SIGKILL)
+        os.kill(stack.pid("datanode"), signal.SIGKILL)
         result = bg.wait(300)
     finally:
         bg.kill()
-        services.up(["datanode"])
+        stack.up(["datanode"])
     output = result.output
     assert result.returncode != 0
     assert "ingest_players_csv" in output
@@ -171,18 +171,18 @@ def _log_time(output: str, marker: str) -> float | None:
 def kill_broker_when(bg: BackgroundDagRun, ready: Callable[[], bool], never_ready: str) -> tuple[DagRun, float]:
     """Once ``ready()`` (within 240 s), SIGKILL the broker and wait for the DAG run ``bg`` to end. The broker is
     started again whatever happens. Returns the run's result and the time the broker died."""
+    stack = Stack("single")
     try:
-        kafka = next(s for s in services.services() if s.name == "kafka")
         deadline = time.monotonic() + 240
         while not ready():
             assert bg.running() and time.monotonic() < deadline, never_ready
             time.sleep(0.05)
-        os.kill(kafka.pid(), signal.SIGKILL)
+        os.kill(stack.pid("kafka"), signal.SIGKILL)
         stopped_at = time.time()
         return bg.wait(600), stopped_at
     finally:
         bg.kill()
-        services.up(["kafka"])
+        stack.up(["kafka"])
 
 
 def assert_failed_fast_naming_the_broker(result: DagRun, stopped_at: float) -> None:

@@ -22,19 +22,19 @@ import pytest
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AclBindingFilter, AdminClient, NewTopic
 
-from include import kafka_acl
-from include.kafka_security import (
+from devstack import acl as kafka_acl
+from devstack import secure
+from devstack.nodes import stack_dir
+from devstack.secure import (
     ADMIN_CONN_ID,
-    GROUP_PREFIX,
     READER_CONN_ID,
     WRITER_CONN_ID,
     secure_bootstrap,
     secure_connection,
-    stack_dir,
 )
+from include.kafka_security import GROUP_PREFIX
 from include.kafka_topics import AUTHORIZATION_FAILED, KafkaAccessDenied, ensure_topic, require_operations
 from include.run_plan import DEFAULT_PLAYERS_CSV, checkpoint_for
-from include.stack import secure
 from tests.conftest import ROOT, BackgroundDagRun, hdfs_user, run_dag
 
 pytestmark = pytest.mark.integration
@@ -50,7 +50,7 @@ def configs(stack) -> dict[str, dict[str, str]]:
         if sock.connect_ex((host, int(port))) != 0:
             pytest.fail(
                 f"no SASL_SSL listener on {secure_bootstrap()}: the broker was started with SECURE=0 or before it "
-                "existed - restart it: python -m include.stack down kafka && make up"
+                "existed - restart it: python -m devstack down kafka && make up"
             )
     return {conn_id: secure_connection(conn_id)["extra"] for conn_id in (ADMIN_CONN_ID, WRITER_CONN_ID, READER_CONN_ID)}
 
@@ -217,7 +217,7 @@ def test_missing_acl_is_named_with_the_principal_the_operation_and_the_fix(confi
     with pytest.raises(KafkaAccessDenied) as denied:
         require_operations(configs[WRITER_CONN_ID], [other], ["DESCRIBE", "WRITE"], WRITER_CONN_ID)
     assert "User:writer (connection 'kafka_secure_writer') may not DESCRIBE topic" in str(denied.value)
-    assert f"python -m include.kafka_acl grant --writer {other}" in str(denied.value)
+    assert f"python -m devstack acl grant --writer {other}" in str(denied.value)
     # the reader has DESCRIBE and READ on secure-*, not WRITE
     own = topics(f"secure-it-{unique}")
     with pytest.raises(KafkaAccessDenied, match=r"User:reader .* lacks WRITE on topic"):
@@ -408,9 +408,10 @@ def test_secrets_are_private_and_ignored_by_git():
 def test_every_port_of_the_stack_listens_on_loopback_only():
     import re
 
-    from include.stack import services
+    from devstack.engine import Stack
 
-    pids = {svc.pid() for svc in services.services()} - {None}
+    stack = Stack("single")
+    pids = {stack.pid(node.name) for node in stack.profile.nodes} - {None}
     assert pids, "no service of the stack is running"
     out = subprocess.run(["ss", "-H", "-ltnp"], capture_output=True, text=True, check=True).stdout
     sockets = [

@@ -1,4 +1,4 @@
-"""The jobs' driver JVM really maps the class-data-sharing archive (include/spark_cds.py): `make setup` builds
+"""The jobs' driver JVM really maps the class-data-sharing archive (devstack/cds.py): `make setup` builds
 it, `make up` trains it again on the running stack, so that the Kafka clients and the HDFS client come from
 it too."""
 
@@ -8,7 +8,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from include import spark_cds
+from devstack import cds as spark_cds
 from include.run_plan import PROJECT_ROOT, SPARK_CONF, spark_kafka_jars
 from tests.conftest import BOOTSTRAP, HDFS_URI, hdfs_user, produce_records
 

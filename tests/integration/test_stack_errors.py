@@ -8,10 +8,12 @@ import time
 
 import pytest
 
+from devstack import engine
+from devstack.engine import Stack, StackError
+from devstack.nodes import Check, Node, Profile, stack_dir
 from include.connections import HdfsSettings
 from include.hdfs_files import HdfsUnreachable, client
 from include.kafka_topics import KafkaUnreachable, check_broker
-from include.stack import services
 
 pytestmark = pytest.mark.integration
 
@@ -25,23 +27,24 @@ def _free_port() -> int:
 @pytest.fixture
 def scratch_stack(tmp_path, monkeypatch):
     """A STACK_DIR of its own (sharing the real jars), so these tests never touch the running stack."""
-    real_jars = services.stack_dir() / "jars"
+    real_jars = stack_dir() / "jars"
     (tmp_path / "jars").symlink_to(real_jars)
     monkeypatch.setenv("STACK_DIR", str(tmp_path))
     return tmp_path
 
 
-def _service(main_class: str, port: int) -> services.Service:
-    return services.Service(
+def _stack(root, main_class: str, port: int) -> Stack:
+    """A profile of one node, run by the real engine under its own supervisord in ``root``."""
+    node = Node(
         name="probe",
         main_class=main_class,
-        profile="kafka",
-        ports=[port],
-        log_name="probe.log",
-        ready=lambda: False,
-        ready_what="never",
-        prepare=lambda: None,
+        jars="kafka",
+        ports=(port,),
+        heap="64m",
+        ready=Check("never", lambda: False),
+        log=root / "logs" / "probe.log",
     )
+    return Stack(Profile(name="probe", home=root, nodes=(node,), groups={}))
 
 
 def test_a_port_taken_by_another_process_is_named_with_that_process(scratch_stack):
@@ -49,27 +52,32 @@ def test_a_port_taken_by_another_process_is_named_with_that_process(scratch_stac
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         port = squatter.getsockname()[1]
-        with pytest.raises(services.StackError) as err:
-            _service("kafka.Kafka", port).start()
+        with pytest.raises(StackError) as err:
+            _stack(scratch_stack, "kafka.Kafka", port).up()
     assert f"port {port} is already taken by python" in str(err.value)
     assert f"pid {os.getpid()}" in str(err.value)
 
 
 def test_a_service_that_dies_at_start_shows_its_log_and_path(scratch_stack):
-    with pytest.raises(services.StackError) as err:
-        _service("no.such.MainClass", _free_port()).start()
-    message = str(err.value)
-    assert "probe exited with code 1 while starting" in message
-    assert str(scratch_stack / "logs" / "probe.out") in message
-    assert "no.such.MainClass" in message  # the JVM's own words, from the log tail
-    assert not (scratch_stack / "run" / "probe.pid").exists()
+    stack = _stack(scratch_stack, "no.such.MainClass", _free_port())
+    try:
+        with pytest.raises(StackError) as err:
+            stack.up()
+        message = str(err.value)
+        assert "probe exited with code 1 while starting" in message
+        assert str(scratch_stack / "logs" / "probe.out") in message
+        assert "no.such.MainClass" in message  # the JVM's own words, from the log tail
+        assert stack.pid("probe") is None
+        assert stack.supervisor.pid() is None, "supervisord outlived the only node it had"
+    finally:
+        stack.down()
 
 
 def test_missing_java_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     monkeypatch.delenv("JAVA_HOME", raising=False)
-    with pytest.raises(services.StackError, match="Java not found"):
-        services.java_bin()
+    with pytest.raises(StackError, match="Java not found"):
+        engine.java_bin()
 
 
 def test_an_unreachable_broker_fails_fast_naming_host_and_port():
@@ -89,7 +97,7 @@ def test_an_unreachable_webhdfs_fails_fast_naming_host_and_port():
 
 
 def test_status_reports_each_service_of_the_running_stack(stack, capsys):
-    assert services.status() is True
+    assert Stack("single").status() is True
     out = capsys.readouterr().out
     for name in ("kafka", "namenode", "datanode"):
         assert name in out

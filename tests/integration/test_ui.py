@@ -9,7 +9,7 @@ scheduler then skips that slot instead of starting a default-params run next to 
 only while its own run goes, pauses it again afterwards, and removes runs the scheduler created meanwhile
 (e.g. at an hour boundary). Assertions are on the test's own run ids.
 
-The UI has its own metadata database (see include/ui.py), so the `airflow dags test` runs of other tests never
+The UI has its own metadata database (see devstack/ui.py), so the `airflow dags test` runs of other tests never
 meet its scheduler. When Airflow 3.3.2's stale defer-exit race (STALE_DEFER_EXIT below) fails verify_messages
 although it succeeded, the test clears that task, as a user would, and says so with a warning.
 """
@@ -33,9 +33,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from include import ui
+from devstack import ui
+from devstack.engine import port_owner
 from include.run_plan import checkpoint_for
-from include.stack.services import port_owner
 from tests.conftest import ROOT, consume_all, hdfs_user
 from tests.integration.test_write_to_kafka_dag import PLAYERS
 
@@ -68,9 +68,9 @@ def _start_time(pid: int) -> str | None:
 
 
 def _ui_cli(verb: str, timeout: float) -> subprocess.CompletedProcess:
-    """`python -m include.ui <verb>` with the Makefile's environment (inherited from `make test`)."""
+    """`python -m devstack ui <verb>` with the Makefile's environment (inherited from `make test`)."""
     return subprocess.run(
-        [sys.executable, "-m", "include.ui", verb], capture_output=True, text=True, timeout=timeout, cwd=ROOT
+        [sys.executable, "-m", "devstack", "ui", verb], capture_output=True, text=True, timeout=timeout, cwd=ROOT
     )
 
 
@@ -119,7 +119,9 @@ def _in_sessions(sessions: set[int]) -> set[int]:
 
 
 def _stop_and_check_nothing_is_left() -> None:
-    sessions = {pid for c in ui.components() if (pid := c.recorded())}  # each component leads its own session
+    # the UI's supervisord leads one session: the components and what they start (unless they leave it)
+    sessions = {ui.session_id()} - {None}
+    assert sessions, "no supervisord of the UI recorded"
     tree = {pid: _start_time(pid) for pid in ui.processes()}
     began = time.monotonic()
     stopped = _ui_cli("stop", timeout=STOP_LIMIT_S + 30)
@@ -130,7 +132,8 @@ def _stop_and_check_nothing_is_left() -> None:
     assert not left, f"make ui-stop left processes behind: {sorted(left)}"
     assert not _in_sessions(sessions), f"processes left in the UI's sessions: {sorted(_in_sessions(sessions))}"
     assert port_owner(ui.port()) is None, f"port {ui.port()} still taken after make ui-stop"
-    assert not list(ui.ui_dir().glob("*.pid")), "PID files left behind"
+    assert not list(ui.ui_dir().glob("**/*.pid")), "PID files left behind"
+    assert ui.supervisor().pid() is None, "the UI's supervisord outlived make ui-stop"
 
 
 class Airflow:
@@ -220,7 +223,7 @@ class Airflow:
 # executor's (stale) success event of the worker that deferred, the scheduler fails the task with this message
 # although the task succeeds (https://github.com/apache/airflow/issues/72716, fix proposed upstream in #72767).
 # With Airflow's default heartbeat check (5 s) it hit verify_messages in 3 of 8 tries here; `make ui` checks every
-# second (include/ui.py), which narrows the race without closing it.
+# second (devstack/ui.py), which narrows the race without closing it.
 STALE_DEFER_EXIT = "finished with state success, but the task instance's state attribute is running"
 UPSTREAM_RACE = "https://github.com/apache/airflow/issues/72716"
 

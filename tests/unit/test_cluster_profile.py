@@ -5,36 +5,40 @@ from __future__ import annotations
 
 import re
 
-from include.stack import cluster, services
+from devstack import health, nodes
+from devstack.engine import Stack
 
 SINGLE_NODE_PORTS = {9092, 9093, 19092, 8020, 9870, 9864, 9866, 9867, 8080, *range(4040, 4051)}
 
 
 def test_every_cluster_port_is_distinct_and_free_of_the_single_node_profiles():
-    ports = [p for svc in cluster.services() for p in svc.ports]
+    ports = [p for node in nodes.cluster().nodes for p in node.ports]
     assert len(ports) == len(set(ports))
     assert not set(ports) & SINGLE_NODE_PORTS
 
 
-def test_the_services_keep_their_pids_and_logs_under_stack_cluster(tmp_path, monkeypatch):
+def test_the_services_keep_their_supervisord_and_logs_under_stack_cluster(tmp_path, monkeypatch):
     monkeypatch.setenv("STACK_DIR", str(tmp_path))
-    for svc in cluster.services():
-        assert svc.pid_file.is_relative_to(tmp_path / "cluster")
-        assert svc.log.is_relative_to(tmp_path / "cluster")
-    single = {svc.pid_file for svc in services.services()}
-    assert single.isdisjoint(svc.pid_file for svc in cluster.services())
+    cluster, single = Stack("cluster"), Stack("single")
+    for node in cluster.profile.nodes:
+        assert node.log.is_relative_to(tmp_path / "cluster")
+        assert cluster.out_log(node).is_relative_to(tmp_path / "cluster")
+    assert cluster.supervisor.pidfile.is_relative_to(tmp_path / "cluster")
+    assert cluster.supervisor.socket.is_relative_to(tmp_path / "cluster")
+    single_files = {single.supervisor.pidfile, single.supervisor.socket, single.supervisor.conf}
+    assert single_files.isdisjoint({cluster.supervisor.pidfile, cluster.supervisor.socket, cluster.supervisor.conf})
 
 
 def test_three_kafka_nodes_share_one_static_quorum_and_replicate_three_times(tmp_path, monkeypatch):
     monkeypatch.setenv("STACK_DIR", str(tmp_path))
-    cluster.write_configs()
+    Stack("cluster").render_configs()
     configs = [
         dict(
             line.split("=", 1)
-            for line in cluster.kafka_conf(n).read_text().splitlines()
+            for line in (tmp_path / "cluster" / "conf" / f"kafka-{n}" / "server.properties").read_text().splitlines()
             if line and not line.startswith("#")
         )
-        for n in cluster.KAFKA_NODES
+        for n in nodes.KAFKA_NODES
     ]
     assert [c["node.id"] for c in configs] == ["1", "2", "3"]
     assert len({c["controller.quorum.voters"] for c in configs}) == 1
@@ -46,10 +50,10 @@ def test_three_kafka_nodes_share_one_static_quorum_and_replicate_three_times(tmp
 
 def test_each_datanode_gets_its_own_ports_and_directory_and_replication_is_two(tmp_path, monkeypatch):
     monkeypatch.setenv("STACK_DIR", str(tmp_path))
-    cluster.write_configs()
+    Stack("cluster").render_configs()
 
     def props(daemon: str) -> dict[str, str]:
-        text = (cluster.hadoop_conf(daemon) / "hdfs-site.xml").read_text()
+        text = (tmp_path / "cluster" / "conf" / f"hadoop-{daemon}" / "hdfs-site.xml").read_text()
         return dict(re.findall(r"<name>([^<]+)</name><value>([^<]*)</value>", text))
 
     one, two = props("datanode-1"), props("datanode-2")
@@ -65,13 +69,14 @@ def test_each_datanode_gets_its_own_ports_and_directory_and_replication_is_two(t
 
 def test_an_executor_fits_its_worker(tmp_path, monkeypatch):
     monkeypatch.setenv("STACK_DIR", str(tmp_path))
-    cluster.write_configs()
+    stack = Stack("cluster")
+    stack.render_configs()
     defaults = dict(
         line.split(None, 1)
-        for line in (cluster.spark_conf_dir() / "spark-defaults.conf").read_text().splitlines()
+        for line in (stack.profile.spark_conf_dir / "spark-defaults.conf").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     )
-    worker = next(s for s in cluster.services() if s.name == "spark-worker-1")
+    worker = stack.profile.node("spark-worker-1")
     assert defaults["spark.executor.memory"].strip() == worker.args[worker.args.index("--memory") + 1]
     assert defaults["spark.executor.cores"].strip() == worker.args[worker.args.index("--cores") + 1] == "1"
 
@@ -95,8 +100,67 @@ def test_metadata_parsing_reads_brokers_leaders_and_isr():
         + i32(1)
         + (0).to_bytes(2, "big") + i32(0) + i32(1) + i32(2) + i32(1) + i32(2) + i32(1) + i32(1)
     )  # fmt: skip
-    meta = cluster.parse_metadata(body)
+    meta = health.parse_metadata(body)
     assert meta.brokers == {1: 29092, 2: 29094}
     assert meta.controller == 2
-    assert meta.partitions == [cluster.PartitionInfo("t", 0, 1, (1, 2), (1,))]
+    assert meta.partitions == [health.PartitionInfo("t", 0, 1, (1, 2), (1,))]
     assert meta.under_replicated() == meta.partitions
+
+
+def test_both_profiles_offer_the_driver_cds_archive_to_spark_submit_only_when_it_exists(tmp_path, monkeypatch):
+    from devstack import engine
+
+    monkeypatch.setenv("STACK_DIR", str(tmp_path))
+    archive = tmp_path / "cds" / "spark-driver-x.jsa"
+    for name in ("single", "cluster"):
+        stack = Stack(name)
+        defaults = stack.profile.spark_conf_dir / "spark-defaults.conf"
+        monkeypatch.setattr(engine, "cds_archive", lambda: None)
+        stack.render_spark_defaults()
+        assert "SharedArchiveFile" not in defaults.read_text()
+        monkeypatch.setattr(engine, "cds_archive", lambda: archive)
+        stack.render_spark_defaults()
+        lines = [line.split(None, 1) for line in defaults.read_text().splitlines() if line and line[0] != "#"]
+        assert ["spark.driver.defaultJavaOptions", f"-XX:SharedArchiveFile={archive}"] in lines, name
+
+
+def test_every_node_is_a_supervisord_program_the_engine_starts_and_stops_as_a_group(tmp_path, monkeypatch):
+    import configparser
+
+    from devstack import engine
+
+    monkeypatch.setenv("STACK_DIR", str(tmp_path))
+    monkeypatch.setattr(engine, "classpath", lambda jars, *first: f"/jars/{jars}/*")
+    stack = Stack("cluster")
+    stack.render_supervisor()
+    conf = configparser.RawConfigParser()
+    conf.read(stack.supervisor.conf)
+    assert conf["unix_http_server"]["chmod"] == "0700"
+    assert not [s for s in conf.sections() if s.startswith("inet_http_server")], "supervisord must not listen on TCP"
+    programs = {s.removeprefix("program:"): conf[s] for s in conf.sections() if s.startswith("program:")}
+    assert list(programs) == [node.name for node in stack.profile.nodes]
+    for name, program in programs.items():
+        assert program["autostart"] == program["autorestart"] == "false", name
+        assert program["stopasgroup"] == program["killasgroup"] == "true", name
+        assert int(program["stopwaitsecs"]) > 0, name
+        assert stack.profile.node(name).main_class in program["command"], name
+
+
+def test_the_makefile_defaults_of_the_single_profiles_ports_are_the_node_specs(monkeypatch):
+    makefile = (nodes.PROJECT_ROOT / "Makefile").read_text()
+    defaults = dict(re.findall(r"^export ([A-Z_]+_PORT) \?= (\d+)$", makefile, re.MULTILINE))
+    assert set(defaults) == {
+        "KAFKA_PORT",
+        "KAFKA_SECURE_PORT",
+        "KAFKA_CONTROLLER_PORT",
+        "NAMENODE_RPC_PORT",
+        "NAMENODE_HTTP_PORT",
+    }
+    for variable in defaults:
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("KAFKA_SECURE", "1")
+    single = nodes.single()
+    assert single.node("kafka").ports == tuple(
+        int(defaults[v]) for v in ("KAFKA_PORT", "KAFKA_CONTROLLER_PORT", "KAFKA_SECURE_PORT")
+    )
+    assert single.node("namenode").ports == (int(defaults["NAMENODE_RPC_PORT"]), int(defaults["NAMENODE_HTTP_PORT"]))

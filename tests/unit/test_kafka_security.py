@@ -11,19 +11,18 @@ from pathlib import Path
 import pytest
 from spark_streaming import kafka_client_options
 
-from include import kafka_acl
+from devstack import acl as kafka_acl
+from devstack import secure
+from devstack.secure import client_config, secure_connection
 from include.connections import HdfsSettings, KafkaSettings
 from include.kafka_security import (
-    client_config,
     jaas_config,
     java_client_options,
     principal,
     private_client_file,
     secret_values,
-    secure_connection,
 )
 from include.run_plan import SPARK_CONF, kafka_conn_ids, plan_read, plan_write
-from include.stack import secure
 
 SECURE = client_config("writer", 'pa"ss\\word', "/ca.pem", "localhost:9093")
 

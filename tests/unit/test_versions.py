@@ -11,7 +11,7 @@ import pyspark
 
 from include.run_plan import PROJECT_ROOT, spark_kafka_jars_dir
 
-POM = PROJECT_ROOT / "include" / "stack" / "pom.xml"
+POM = PROJECT_ROOT / "devstack" / "pom.xml"
 
 
 def _jar_version(folder: Path, artifact: str) -> str:

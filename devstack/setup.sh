@@ -2,7 +2,7 @@
 # make setup: everything a fresh machine needs, installed only when missing. Idempotent; a warm run takes seconds.
 #   1. Debian packages (Java 17, Maven, a compiler and libkrb5-dev for the hdfs provider, ss/ps, chromium)
 #   2. .venv from requirements.txt + constraints.txt (re-done only when either file changes)
-#   3. the stack's jars from include/stack/pom.xml into .stack/jars/ (re-done only when the pom changes)
+#   3. the stack's jars from devstack/pom.xml into .stack/jars/ (re-done only when the pom changes)
 #   4. the Airflow metadata database in .airflow/
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,10 +46,10 @@ else
 fi
 
 # --- 3. JVM jars (Kafka broker + tools, HDFS, Spark's Kafka connector) ------------------------------------
-.venv/bin/python -m include.stack jars
+.venv/bin/python -m devstack jars
 
-# --- 3b. class-data-sharing archive for the Spark driver (starts jobs in about half the CPU) -------------
-.venv/bin/python -m include.spark_cds
+# --- 3b. class-data-sharing archive for the Spark driver (spark-submit maps it instead of parsing the jars) --
+.venv/bin/python -m devstack cds
 
 # --- 4. Airflow metadata database --------------------------------------------------------------------
 : "${AIRFLOW_HOME:=$ROOT/.airflow}"

@@ -1,16 +1,21 @@
-"""`make ui` / `make ui-stop`: Airflow's UI and schedulers on localhost, as four processes this module tracks.
+"""`make ui` / `make ui-stop`: Airflow's UI and schedulers on localhost, as four programs of their own supervisord.
 
 ``start`` runs Airflow's four components (api-server, scheduler, dag-processor, triggerer) with the
 environment the Makefile exports for ``make run`` (AIRFLOW_HOME, the DAGs and plugins folders, LocalExecutor,
-the ``AIRFLOW_CONN_*`` connections) plus a few settings sized for a 2-core machine and for localhost only. Each
-component runs in its own session (and process group), with its PID file and log under ``$AIRFLOW_HOME/ui/``.
+the ``AIRFLOW_CONN_*`` connections) plus a few settings sized for a 2-core machine and for localhost only.
+
+They run under a supervisord of their own (config, socket, pidfile and the components' logs under
+``$AIRFLOW_HOME/ui/``), not the stack's: the UI belongs to an AIRFLOW_HOME and starts and stops on its own
+(``make down`` leaves it alone), it needs Airflow's environment where the stack's services need none, and its
+supervisord's session then holds the UI's processes and nothing else, which is what ``stop`` sweeps.
 ``start`` returns once ``/api/v2/monitor/health`` reports the metadatabase, scheduler, triggerer and
 dag-processor healthy (with heartbeats newer than the start) and the DAGs are listed, with a deadline; it fails
 with the log tail of a component that died, and stops what it started.
 
-``stop`` finds, by PID file only, the components' sessions: the components and everything they started, even
-after a component died (LocalExecutor workers, task runners, which get their own process groups, and their
-Spark jobs). It sends SIGTERM to those process groups, then SIGKILL after a deadline, all within 60 s.
+``stop`` has supervisord stop the components (SIGTERM to each one's process group, SIGKILL after a deadline)
+and itself signals what the components started in other process groups (task runners get their own, with their
+Spark jobs): every process of supervisord's session and their descendants, even after a component (or
+supervisord) died. SIGTERM, then SIGKILL after a deadline, all within 60 s; then supervisord shuts down.
 
 One difference from ``make run``: the UI has its own metadata database (``$AIRFLOW_HOME/ui/airflow.db``, or
 ``AIRFLOW_UI_SQL_ALCHEMY_CONN``). ``airflow dags test`` (``make run``, ``make test``) records its runs in the
@@ -23,7 +28,7 @@ Login (SimpleAuthManager): one local user, ``admin``. Its password is generated 
 kept only in Airflow's password file in the ignored AIRFLOW_HOME (mode 0600); Airflow then never generates or
 prints one. Nothing prints the password: ``start`` says where it is.
 
-Standard library only (plus include.stack.services), so ``stop`` and ``status`` work without the venv.
+Standard library and supervisor only.
 """
 
 from __future__ import annotations
@@ -38,16 +43,18 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from include.stack.services import _cmdline, _pid_alive, port_owner, tail
+from devstack.engine import port_owner
+from devstack.supervisor import DEAD, Supervisor, SupervisorError, pid_alive, tail
 
 log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-START_DEADLINE_S = 240  # four Airflow processes importing Airflow at once on 2 cores: ~30-60 s
+START_DEADLINE_S = 240  # four processes importing Airflow at once on 2 cores
 TERM_DEADLINE_S = 35  # then SIGKILL; the whole stop stays under 60 s
 KILL_DEADLINE_S = 15
 ORPHAN_TERM_DEADLINE_S = 5  # what a dead component left behind: little to wait for
@@ -148,7 +155,7 @@ def ensure_password() -> Path:
 
 
 def ensure_database(env: dict[str, str]) -> None:
-    """`airflow db migrate` on the UI's database, the first time and after an upgrade (as scripts/setup.sh)."""
+    """`airflow db migrate` on the UI's database, the first time and after an upgrade (as devstack/setup.sh)."""
     stamp = ui_dir() / ".migrated"
     constraints = PROJECT_ROOT / "constraints.txt"
     if stamp.is_file() and stamp.stat().st_mtime >= constraints.stat().st_mtime:
@@ -176,6 +183,10 @@ def read_password(user: str = USER) -> str:
 # ------------------------------------------------------------------------------------------ processes
 
 
+def supervisor() -> Supervisor:
+    return Supervisor(ui_dir(), "devstack-ui", logs=ui_dir())
+
+
 def _proc_stat(pid: int) -> tuple[int, int, int] | None:
     """(ppid, pgid, session id) of a live process, or None."""
     try:
@@ -201,18 +212,30 @@ def _descendants(roots: set[int], table: dict[int, tuple[int, int, int]]) -> set
     return found
 
 
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
 def _ours(cmdline: str) -> bool:
-    """An Airflow process, or a process started for this project (a Spark job of one of its tasks)."""
-    return "airflow" in cmdline or str(PROJECT_ROOT) in cmdline
+    """supervisord, an Airflow process, or a process started for this project (a Spark job of one of its tasks)."""
+    return "supervisord" in cmdline or "airflow" in cmdline or str(PROJECT_ROOT) in cmdline
+
+
+def session_id() -> int | None:
+    """The session of the UI's supervisord (it leads it; the components and what they start live in it): the PID
+    in its pidfile, kept after a crash so that its orphans are still found."""
+    try:
+        return int(supervisor().pidfile.read_text().strip())
+    except (OSError, ValueError):
+        return None
 
 
 @dataclass
 class Component:
     name: str
-
-    @property
-    def pid_file(self) -> Path:
-        return ui_dir() / f"{self.name}.pid"
 
     @property
     def log(self) -> Path:
@@ -229,52 +252,25 @@ class Component:
         }[self.name]
         return [airflow, self.name, *extra]
 
-    def recorded(self) -> int | None:
-        """The PID in our PID file: the component's PID, and the id of the session it leads."""
-        try:
-            return int(self.pid_file.read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return None
-
     def pid(self) -> int | None:
-        """The recorded PID, if that process is alive and still the session leader we started."""
-        pid = self.recorded()
-        stat = _proc_stat(pid) if pid else None
-        if pid and stat and stat[2] == pid and _pid_alive(pid) and "airflow" in _cmdline(pid):
-            return pid
-        return None
-
-    def session(self, table: dict[int, tuple[int, int, int]]) -> set[int]:
-        """The live processes of our session: the component and what it started (LocalExecutor workers, task
-        runners and their Spark JVMs, parsing processes), even after the component itself died (orphans)."""
-        sid = self.recorded()
-        if not sid:
-            return set()
-        members = {pid for pid, (_, _, session) in table.items() if session == sid and _pid_alive(pid)}
-        if self.pid() or any(_ours(_cmdline(pid)) for pid in members):
-            return members
-        return set()  # the PID was reused by someone else's session: not ours
-
-    def start(self, env: dict[str, str]) -> subprocess.Popen:
-        ui_dir().mkdir(parents=True, exist_ok=True)
-        with self.log.open("ab") as out:
-            out.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} make ui: {' '.join(self.command())}\n".encode())
-            out.flush()
-            proc = subprocess.Popen(
-                self.command(),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                cwd=PROJECT_ROOT,
-                env=env,
-                start_new_session=True,
-            )
-        self.pid_file.write_text(f"{proc.pid}\n")
-        return proc
+        """The component's PID while supervisord runs it."""
+        return supervisor().program_pid(self.name)
 
 
 def components() -> list[Component]:
     return [Component(name) for name in COMPONENTS]
+
+
+def processes(sid: int | None = None) -> set[int]:
+    """Every live process of the UI: supervisord's session (even after supervisord died) and its descendants."""
+    sid = sid or session_id()
+    if not sid:
+        return set()
+    table = _all_processes()
+    members = {pid for pid, (_, _, session) in table.items() if session == sid and pid_alive(pid)}
+    if not any(_ours(_cmdline(pid)) for pid in members):
+        return set()  # the PID was reused by someone else's session: not ours
+    return _descendants(members, table) - {os.getpid()}
 
 
 # ---------------------------------------------------------------------------------------------- health
@@ -319,6 +315,7 @@ def _heartbeats_since(started: list[str], since: datetime) -> bool:
 def start() -> None:
     env = component_env()
     pw_file = ensure_password()
+    sup = supervisor()
     running = {c.name: c.pid() for c in components()}
     to_start = [c for c in components() if not running[c.name]]
     if not to_start:
@@ -330,47 +327,55 @@ def start() -> None:
         )
     if to_start:
         ensure_database(env)
-        orphans = [c.name for c in to_start if c.session(_all_processes())]
-        if orphans:  # a component died and left its children (idle LocalExecutor workers ignore SIGTERM)
-            stop(only=orphans, term_deadline_s=ORPHAN_TERM_DEADLINE_S)
+        if not sup.running() and processes():  # supervisord died and left processes behind
+            stop(term_deadline_s=ORPHAN_TERM_DEADLINE_S)
+        programs = {
+            c.name: Supervisor.program(c.command(), c.log, PROJECT_ROOT, int(TERM_DEADLINE_S)) for c in components()
+        }
+        sup.render(programs)
+        try:
+            sup.ensure(env=env)  # the components inherit supervisord's environment: none of it is in its config
+        except SupervisorError as exc:
+            raise UiError(str(exc)) from exc
     since = datetime.now(UTC)
-    started: dict[str, subprocess.Popen] = {}
+    started: list[str] = []
     for comp in to_start:
-        started[comp.name] = comp.start(env)
-        log.info("started %s (pid %s)", comp.name, started[comp.name].pid)
-        print(f"ui: started {comp.name} (pid {started[comp.name].pid}, log {comp.log})", flush=True)
+        sup.start(comp.name)
+        started.append(comp.name)
+        print(f"ui: started {comp.name} (pid {comp.pid()}, log {comp.log})", flush=True)
     try:
         _wait_healthy(started, since)
         dags = _wait_for_dags(time.monotonic() + START_DEADLINE_S)
     except UiError:
         if started:
-            stop(only=list(started))
+            stop(only=started)
         raise
     print(
         f"\nAirflow UI: {url()}  (DAGs: {', '.join(dags)})\n"
         f"  login: user '{USER}', password in {pw_file}\n"
         f"         (show it: python3 -c \"import json; print(json.load(open('{pw_file}'))['{USER}'])\")\n"
-        f"  REST API: {url()}/api/v2 (token: POST {url()}/auth/token, or 'python -m include.ui token')\n"
+        f"  REST API: {url()}/api/v2 (token: POST {url()}/auth/token, or 'python -m devstack ui token')\n"
         f"  logs: {ui_dir()}/<component>.log; task logs: {airflow_home() / 'logs'}\n"
         f"  stop: make ui-stop",
         flush=True,
     )
 
 
-def _wait_healthy(started: dict[str, subprocess.Popen], since: datetime) -> None:
+def _wait_healthy(started: list[str], since: datetime) -> None:
     deadline = time.monotonic() + START_DEADLINE_S
     last: dict[str, str] | None = None
+    sup = supervisor()
     while time.monotonic() < deadline:
         for comp in components():
-            proc = started.get(comp.name)
-            dead = proc.poll() is not None if proc else comp.pid() is None
-            if dead:
-                code = f"exited with code {proc.returncode}" if proc else "is not running any more"
+            info = sup.info(comp.name)
+            if not info or info.get("statename") in DEAD or info.get("statename") == "STOPPED":
+                time.sleep(0.5)  # supervisord may still be writing the component's last output
+                code = f"exited with code {info['exitstatus']}" if info.get("exitstatus") else "is not running"
                 raise UiError(
                     f"{comp.name} {code} while the UI was starting. Last lines of {comp.log}:\n{tail(comp.log)}"
                 )
         last = _health_or_none()
-        if last and all(status == "healthy" for status in last.values()) and _heartbeats_since(list(started), since):
+        if last and all(status == "healthy" for status in last.values()) and _heartbeats_since(started, since):
             return
         time.sleep(1)
     state = last or "the API server does not answer"
@@ -403,57 +408,78 @@ def api_get(path: str) -> dict:
 
 
 def stop(only: list[str] | None = None, term_deadline_s: float = TERM_DEADLINE_S) -> float:
-    """Stop our components and everything they started; returns how long it took (seconds).
+    """Stop the components (all, or ``only``) and everything they started; returns how long it took (seconds).
 
-    SIGTERM to every process group in the components' sessions (task runners have their own groups), then
-    SIGKILL to what is left after ``term_deadline_s``.
+    supervisord stops each component's process group (SIGTERM, SIGKILL after its stopwaitsecs); this sends the
+    same signals to the other process groups of the UI's processes (task runners and their Spark jobs). With
+    every component stopped, supervisord shuts down and nothing of its session may remain.
     """
     began = time.monotonic()
-    comps = [c for c in components() if only is None or c.name in only]
-    pids = _ui_processes(comps)
-    if not pids:
-        for comp in comps:
-            comp.pid_file.unlink(missing_ok=True)
+    sup = supervisor()
+    sid = session_id()
+    names = [c.name for c in components() if only is None or c.name in only]
+    targets = processes() if only is None else _component_trees(names)
+    if not targets and not sup.pid():
+        sup.pidfile.unlink(missing_ok=True)
         print("ui: not running", flush=True)
         return time.monotonic() - began
-    names = ", ".join(f"{c.name} {c.recorded()}" + ("" if c.pid() else " (orphans)") for c in comps if c.recorded())
-    print(f"ui: SIGTERM to {len(pids)} process(es) of {names}", flush=True)
+    running = [n for n in names if Component(n).pid()]
+    for name in running:
+        try:
+            sup.rpc().supervisor.stopProcess(name, False)
+        except Exception:  # noqa: BLE001, S110 - it exited meanwhile
+            pass
+    print(f"ui: stopping {', '.join(running) or 'nothing running'}; {len(targets)} process(es)", flush=True)
+
+    def supervisords() -> set[int | None]:
+        """supervisord, and the process groups of components it is still stopping: its own to signal."""
+        if not sup.pid():
+            return set()
+        stopping = {"RUNNING", "STARTING", "STOPPING"}
+        return {sid} | {info["pid"] for n in running if (info := sup.info(n)).get("statename") in stopping}
+
     how = "stopped"
-    if not _signal_and_wait(comps, pids, signal.SIGTERM, term_deadline_s):
+    if not _signal_and_wait(targets, signal.SIGTERM, term_deadline_s + 2, supervisords, only):
         how = f"killed (SIGKILL) after {term_deadline_s:.0f}s"
-        if not _signal_and_wait(comps, pids, signal.SIGKILL, KILL_DEADLINE_S):
-            raise UiError(f"processes {sorted(_alive(pids))} of the UI survived SIGKILL for {KILL_DEADLINE_S}s")
-    for comp in comps:
-        comp.pid_file.unlink(missing_ok=True)
+        if not _signal_and_wait(targets, signal.SIGKILL, KILL_DEADLINE_S, lambda: {sid}, only):
+            raise UiError(f"processes {sorted(_alive(targets))} of the UI survived SIGKILL for {KILL_DEADLINE_S}s")
+    if not any(c.pid() for c in components()):
+        sup.shutdown(deadline_s=KILL_DEADLINE_S)
+        leftover = processes(sid)  # supervisord removed its pidfile: the session id from before
+        if leftover:  # nothing of the session may outlive supervisord
+            _signal_and_wait(leftover, signal.SIGKILL, KILL_DEADLINE_S, set, None)
+        sup.pidfile.unlink(missing_ok=True)
     took = time.monotonic() - began
     print(f"ui: {how} in {took:.1f}s", flush=True)
     return took
 
 
-def processes() -> set[int]:
-    """Every live process of the UI: the components' sessions and their descendants."""
-    return _ui_processes(components())
-
-
-def _ui_processes(comps: list[Component]) -> set[int]:
-    table = _all_processes()
-    members = set().union(*(c.session(table) for c in comps))
-    return _descendants(members, table) - {os.getpid()}
+def _component_trees(names: list[str]) -> set[int]:
+    roots = {pid for n in names if (pid := Component(n).pid())}
+    return _descendants(roots, _all_processes()) if roots else set()
 
 
 def _alive(pids: set[int]) -> set[int]:
-    return {pid for pid in pids if _pid_alive(pid)}
+    return {pid for pid in pids if pid_alive(pid)}
 
 
-def _signal_and_wait(comps: list[Component], pids: set[int], sig: signal.Signals, seconds: float) -> bool:
-    """Send ``sig`` to the process groups of ``pids`` (and of processes that appear meanwhile, e.g. a task
-    runner forked while stopping, which join ``pids``); True once all of them are gone."""
+def _signal_and_wait(
+    pids: set[int],
+    sig: signal.Signals,
+    seconds: float,
+    spare_groups: Callable[[], set[int | None]],
+    only: list[str] | None,
+) -> bool:
+    """Send ``sig`` to the process groups of ``pids`` but ``spare_groups()`` (and of processes that appear
+    meanwhile, e.g. a task runner forked while stopping, which join ``pids``); True once all are gone, supervisord
+    excepted while it runs (it shuts down after)."""
     deadline = time.monotonic() + seconds
     signalled: set[int] = set()  # process groups, each signalled once
     own_group = os.getpgid(0)
+    sid = session_id()
     while True:
-        pids |= _ui_processes(comps)
-        live = _alive(pids)
+        pids |= processes() if only is None else _component_trees(only)
+        live = _alive(pids) - ({sid} if supervisor().pid() else set())
         if not live:
             return True
         if time.monotonic() > deadline:
@@ -463,7 +489,7 @@ def _signal_and_wait(comps: list[Component], pids: set[int], sig: signal.Signals
                 pgid = os.getpgid(pid)
                 if pgid == own_group:  # never our own group (a test calling stop()): that process alone
                     os.kill(pid, sig)
-                elif pgid not in signalled:
+                elif pgid not in signalled and pgid not in spare_groups():
                     os.killpg(pgid, sig)
                     signalled.add(pgid)
             except ProcessLookupError:
@@ -482,6 +508,7 @@ def status() -> bool:
         print(f"{row[0]:<14}{row[1]:<7}{row[2]:<9}{row[3]}")
     print(f"health: {api if api else 'the API server does not answer'} ({url()})")
     print(f"metadata database: {database_url()}")
+    print(f"supervisord: {supervisor().conf} (pid {supervisor().pid() or '-'})")
     return all(r[1] == "up" for r in rows) and bool(api) and all(s == "healthy" for s in api.values())
 
 
@@ -500,11 +527,10 @@ def token() -> str:
         raise UiError(f"the UI does not answer on {url()} ({exc.reason}): run 'make ui'") from exc
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    usage = "usage: python -m include.ui {start|stop|status|token}"
+def main(argv: list[str]) -> int:
+    usage = "usage: python -m devstack ui {start|stop|status|token}"
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    if len(argv) != 1:
+    if len(argv) != 1 or argv[0] not in ("start", "stop", "status", "token"):
         print(usage, file=sys.stderr)
         return 2
     try:
@@ -514,16 +540,9 @@ def main(argv: list[str] | None = None) -> int:
             stop()
         elif argv[0] == "status":
             return 0 if status() else 3
-        elif argv[0] == "token":
-            print(token())
         else:
-            print(usage, file=sys.stderr)
-            return 2
+            print(token())
     except UiError as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return 1
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

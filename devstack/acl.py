@@ -1,9 +1,9 @@
 """SCRAM users and ACLs of the local secure listener: what ``writer`` and ``reader`` may touch.
 
-    python -m include.kafka_acl setup                 # users + default grants (make up runs it; idempotent)
-    python -m include.kafka_acl grant --writer TOPIC  # writer may WRITE/DESCRIBE TOPIC and TOPIC.dlq
-    python -m include.kafka_acl grant --reader TOPIC  # reader may READ/DESCRIBE TOPIC
-    python -m include.kafka_acl list                  # every ACL on the broker
+    python -m devstack acl setup                 # users + default grants (make up runs it; idempotent)
+    python -m devstack acl grant --writer TOPIC  # writer may WRITE/DESCRIBE TOPIC and TOPIC.dlq
+    python -m devstack acl grant --reader TOPIC  # reader may READ/DESCRIBE TOPIC
+    python -m devstack acl list                  # every ACL on the broker
 
 Default grants (``setup``): the tutorial's topic ``kafka-new-topic`` (and its ``.dlq``), and every topic whose
 name starts with ``secure-`` (PREFIXED); the reader may READ consumer groups starting with
@@ -21,12 +21,15 @@ import argparse
 import os
 import sys
 
-from include.kafka_security import ADMIN_CONN_ID, GROUP_PREFIX, SCRAM_MECHANISM, secure_connection, stack_dir
+from devstack import secure
+from devstack.nodes import stack_dir
+from devstack.secure import ADMIN_CONN_ID, SCRAM_MECHANISM, secure_connection
+from include.kafka_security import GROUP_PREFIX
+from include.kafka_topics import DLQ_SUFFIX
+from include.run_plan import DEFAULT_TOPIC
 
 SCRAM_ITERATIONS = 8192
-DEFAULT_TOPIC = "kafka-new-topic"
 DEFAULT_PREFIX = "secure-"
-DLQ_SUFFIX = ".dlq"
 WRITER_OPERATIONS = ("WRITE", "DESCRIBE")
 READER_OPERATIONS = ("READ", "DESCRIBE")
 TIMEOUT_S = 30.0
@@ -128,8 +131,6 @@ def list_acls(config: dict[str, str]) -> list:
 
 def setup(plaintext_bootstrap: str | None = None) -> None:
     """Users and default ACLs, through the loopback PLAINTEXT listener (ANONYMOUS is a super user there)."""
-    from include.stack import secure
-
     bootstrap = plaintext_bootstrap or f"localhost:{int(os.environ.get('KAFKA_PORT', '9092'))}"
     config = {"bootstrap.servers": bootstrap}
     ensure_users(config, secure.load_secrets(stack_dir())["users"])
@@ -143,7 +144,9 @@ def admin_config() -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m devstack acl", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="verb", required=True)
     sub.add_parser("setup", help="SCRAM users and default ACLs (make up runs this)")
     g = sub.add_parser("grant", help="grant writer and/or reader rights on a topic")
@@ -183,7 +186,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ERROR: {exc}", file=sys.stderr)
         return 1
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

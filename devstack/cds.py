@@ -19,9 +19,9 @@ Two trainings, recorded next to the archive (``<archive>.json``):
   producer and consumer and the HDFS client, some 2,600 classes the basic training never loads, which every
   job otherwise reads and verifies from jars at start (``make bench``: about a second of spark-submit).
 
-    python -m include.spark_cds              # build the archive if this machine has none that matches
-    python -m include.spark_cds --on-stack   # ... trained on the running stack (kept if it already is)
-    python -m include.spark_cds --force      # rebuild it
+    python -m devstack cds              # build the archive if this machine has none that matches
+    python -m devstack cds --on-stack   # ... trained on the running stack (kept if it already is)
+    python -m devstack cds --force      # rebuild it
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from devstack.nodes import port
 from include.run_plan import DEFAULT_TOPIC
 
 TUTORIAL_MESSAGES = ["New Kafka message", "Another message", "One more"]
@@ -44,17 +45,18 @@ def run_dag(dag_id: str, conf: dict) -> None:
 
 
 def main() -> None:
+    kafka_port = port("KAFKA_PORT", 9092)
     run_dag("write_to_kafka", {})
     banner(f"kafka-console-consumer --topic {DEFAULT_TOPIC} --from-beginning (key -> value)")
     consumer = subprocess.run(
         [
             sys.executable,
             "-m",
-            "include.stack",
+            "devstack",
             "kafka",
             "kafka-console-consumer",
             "--bootstrap-server",
-            "localhost:9092",
+            f"localhost:{kafka_port}",
             "--topic",
             DEFAULT_TOPIC,
             "--from-beginning",
@@ -82,8 +84,4 @@ def main() -> None:
     rows = read_sink(hdfs_files.client(settings), output_dir, DEFAULT_TOPIC)
     for row in sorted(rows, key=lambda r: (r["partition"], r["offset"])):
         print(f"  {row['partition']:>3} {row['offset']:>6}  {row['key']!s:<22} {row['value']}")
-    print(f"\n{len(rows)} rows in hdfs://localhost:8020{output_dir} - each message of {DEFAULT_TOPIC} exactly once.")
-
-
-if __name__ == "__main__":
-    main()
+    print(f"\n{len(rows)} rows in {settings.hdfs_uri}{output_dir} - each message of {DEFAULT_TOPIC} exactly once.")

@@ -10,7 +10,10 @@ committed (``.stack/`` is ignored):
   for ``localhost`` / ``127.0.0.1``), ``tls/ca.pem`` (the CA certificate clients trust).
 
 keytool gets every password through its environment (``-storepass:env``), never on its command line.
-Standard library only, like services.py.
+
+The three principals are Airflow connections ``kafka_secure_admin`` / ``_writer`` / ``_reader`` (conn type kafka,
+``extra`` a confluent-kafka config), built here from the secrets file and served by devstack/secrets_backend.py.
+Standard library only, like the engine.
 """
 
 from __future__ import annotations
@@ -26,7 +29,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from devstack import nodes
+
 USERS = ("admin", "writer", "reader")
+SCRAM_MECHANISM = "SCRAM-SHA-512"  # kafka-server-secure.properties enables this one
 SECRETS_FILE_NAME = "kafka-secure.json"
 CERT_VALIDITY_DAYS = 825
 SAN = "SAN=dns:localhost,ip:127.0.0.1"
@@ -174,3 +180,38 @@ def ensure_certificates(stack_dir: Path, data: dict) -> None:
     if final.exists():  # an incomplete one (an interrupted first start), or made for other passwords
         shutil.rmtree(final)
     os.replace(tls, final)
+
+
+# -------------------------------------------------------------- the principals as Airflow connections
+
+ADMIN_CONN_ID = "kafka_secure_admin"
+WRITER_CONN_ID = "kafka_secure_writer"
+READER_CONN_ID = "kafka_secure_reader"
+SECURE_CONNECTIONS = {ADMIN_CONN_ID: "admin", WRITER_CONN_ID: "writer", READER_CONN_ID: "reader"}
+
+
+def secure_bootstrap() -> str:
+    return f"localhost:{nodes.kafka_secure_port()}"
+
+
+def client_config(username: str, password: str, ca_location: str | Path, bootstrap: str) -> dict[str, str]:
+    """confluent-kafka configuration of one SCRAM principal on a SASL_SSL listener."""
+    return {
+        "bootstrap.servers": bootstrap,
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanism": SCRAM_MECHANISM,
+        "sasl.username": username,
+        "sasl.password": password,
+        "ssl.ca.location": str(ca_location),
+    }
+
+
+def secure_connection(conn_id: str, root: Path | None = None) -> dict | None:
+    """The Airflow connection (as a dict) of one of the local secure principals, or None for other ids."""
+    user = SECURE_CONNECTIONS.get(conn_id)
+    if user is None:
+        return None
+    root = root or nodes.stack_dir()
+    data = load_secrets(root)
+    extra = client_config(user, data["users"][user], ca_pem(root), secure_bootstrap())
+    return {"conn_type": "kafka", "login": user, "password": data["users"][user], "extra": extra}

@@ -1,0 +1,545 @@
+"""The two stack profiles as data: each is a list of node specs that devstack/engine.py runs, in order.
+
+- ``single`` (the default): one Kafka KRaft node (PLAINTEXT localhost:9092, SASL_SSL 9093 unless SECURE=0), a
+  NameNode (8020, WebHDFS 9870) and a DataNode; Spark runs in the driver (local[*]).
+- ``cluster``: 3 Kafka KRaft nodes (combined broker + controller, one static quorum, replication 3, min ISR 2),
+  a NameNode + 2 DataNodes (replication 2), Spark standalone (a master + 2 one-core workers), on ports disjoint
+  from the single profile's so that both can run at once, under ``$STACK_DIR/cluster/``.
+
+A node spec says what a node is (main class, jar set, ports, heap, config templates, storage format step,
+health check); the engine knows how to run any of them. Every port comes from here and may be overridden by
+the environment variable named next to it (e.g. ``KAFKA_PORT=39092``), which is how a second single-node
+stack runs beside the first (with its own ``STACK_DIR``). Every heap is here too, and nowhere else.
+
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+from devstack import health
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def stack_dir() -> Path:
+    """Everything the stack writes: jars/, and per profile conf/, data/, logs/, run/ (``.stack`` or $STACK_DIR)."""
+    return Path(os.environ.get("STACK_DIR", PROJECT_ROOT / ".stack")).resolve()
+
+
+def hdfs_user() -> str:
+    if user := os.environ.get("HADOOP_USER_NAME") or os.environ.get("USER"):
+        return user
+    import pwd
+
+    return pwd.getpwuid(os.getuid()).pw_name
+
+
+def kafka_secure() -> bool:
+    """SECURE=1 (the default): the broker also listens with SASL_SSL, with ACLs on (devstack/secure.py)."""
+    return os.environ.get("KAFKA_SECURE", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def port(variable: str, default: int) -> int:
+    return int(os.environ.get(variable, str(default)))
+
+
+def kafka_secure_port() -> int:
+    """The single profile's SASL_SSL listener (the secure connections' bootstrap, devstack/secure.py)."""
+    return port("KAFKA_SECURE_PORT", 9093)
+
+
+@dataclass(frozen=True)
+class Check:
+    """A health check: ``probe()`` is True when healthy (it may raise: not healthy yet); ``what`` says what it
+    waits for, in the error when it never is."""
+
+    what: str
+    probe: Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class Config:
+    """A template of devstack/conf/ rendered with ``values`` (string.Template) to ``dest``."""
+
+    template: str
+    dest: Path
+    values: dict[str, object]
+    private: bool = False  # may hold a password: 0600 from the first byte
+
+
+@dataclass(frozen=True)
+class Format:
+    """A storage format step: ``java -cp <jars> main_class args`` once, unless ``done`` exists.
+    ``{cluster_id}`` in args is the profile's Kafka cluster id (one per profile, kept with its data)."""
+
+    main_class: str
+    args: tuple[str, ...]
+    done: Path
+    log: Path | None = None
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    main_class: str
+    jars: str  # a jar set of devstack/pom.xml (kafka, hdfs), or "spark" (the pyspark wheel's jars)
+    ports: tuple[int, ...]
+    heap: str
+    ready: Check
+    log: Path  # the service's own log (supervisord keeps its stdout in logs/<name>.out)
+    args: tuple[str, ...] = ()
+    sysprops: dict[str, str] = field(default_factory=dict)
+    conf_dirs: tuple[Path, ...] = ()  # put first on the classpath (Hadoop's *-site.xml)
+    configs: tuple[Config, ...] = ()
+    format: Format | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    # nodes with the same stop_group stop at once (a KRaft quorum stopped one node at a time loses its majority,
+    # and the last nodes' controlled shutdown then waits for it until it is killed)
+    stop_group: str = ""
+    # the SASL_SSL listener's port when this node is the secure broker (devstack/secure.py sets it up)
+    secure_port: int | None = None
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    home: Path  # conf/, data/, logs/, run/ of this profile
+    nodes: tuple[Node, ...]
+    groups: dict[str, tuple[str, ...]]  # aliases: "hdfs" -> namenode + datanodes
+    # waited for (with the engine's deadline) after any node of the group started: the group as a whole
+    whole: dict[str, Check] = field(default_factory=dict)
+    spark_defaults: Config | None = None
+    addresses: tuple[str, ...] = ()  # shown by `status`
+    hadoop_client_conf: Path | None = None  # what `hdfs-dfs` uses
+
+    @property
+    def conf_dir(self) -> Path:
+        return self.home / "conf"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.home / "run"
+
+    @property
+    def spark_conf_dir(self) -> Path:
+        """What the Makefile exports as SPARK_CONF_DIR (spark-submit's spark-defaults.conf) for this profile."""
+        return self.conf_dir / "spark"
+
+    def node(self, name: str) -> Node:
+        return self.select([name])[0]
+
+    def select(self, names: list[str] | None) -> list[Node]:
+        """The nodes named (or of the groups named), in start order; all of them when ``names`` is empty."""
+        wanted: list[str] = []
+        for name in names or []:
+            wanted += self.groups.get(name, (name,))
+        known = [n.name for n in self.nodes]
+        unknown = [n for n in wanted if n not in known]
+        if unknown:
+            raise ValueError(f"unknown service(s) {unknown}; known: {known} or {sorted(self.groups)}")
+        return [n for n in self.nodes if not wanted or n.name in wanted]
+
+
+# Java 17 closes JDK internals that Hadoop's JAXB/Jersey and Kafka still reach into (Hadoop's own scripts add
+# the same flags on 17).
+JAVA17_OPENS = tuple(
+    f"--add-opens=java.base/{pkg}=ALL-UNNAMED"
+    for pkg in (
+        "java.lang",
+        "java.lang.reflect",
+        "java.io",
+        "java.net",
+        "java.nio",
+        "java.util",
+        "java.util.concurrent",
+        "sun.nio.ch",
+    )
+)
+
+
+def _kafka_log4j(logs: Path) -> dict[str, str]:
+    return {"kafka.logs.dir": str(logs), "log4j2.configurationFile": str(CONF_SRC / "kafka-log4j2.properties")}
+
+
+def _hadoop_props(home: Path, log: Path) -> dict[str, str]:
+    return {"hadoop.log.file": str(log), "hadoop.home.dir": str(home)}
+
+
+CONF_SRC = Path(__file__).resolve().parent / "conf"
+
+
+# ------------------------------------------------------------------------------------------------ single
+
+
+def single() -> Profile:
+    home = stack_dir()
+    conf, data, logs = home / "conf", home / "data", home / "logs"
+    kafka_port = port("KAFKA_PORT", 9092)
+    controller = port("KAFKA_CONTROLLER_PORT", 19092)
+    secure_port = kafka_secure_port()
+    nn_rpc, nn_http = port("NAMENODE_RPC_PORT", 8020), port("NAMENODE_HTTP_PORT", 9870)
+    dn_data, dn_http, dn_ipc = (
+        port("DATANODE_PORT", 9866),
+        port("DATANODE_HTTP_PORT", 9864),
+        port("DATANODE_IPC_PORT", 9867),
+    )
+    hadoop_conf = conf / "hadoop"
+    hdfs_values = dict(
+        namenode_rpc_port=nn_rpc,
+        namenode_http_port=nn_http,
+        datanode_port=dn_data,
+        datanode_http_port=dn_http,
+        datanode_ipc_port=dn_ipc,
+        data_dir=data / "hdfs",
+    )
+    hadoop_configs = (
+        Config("core-site.xml", hadoop_conf / "core-site.xml", hdfs_values),
+        Config("hdfs-site.xml", hadoop_conf / "hdfs-site.xml", hdfs_values),
+        Config("hadoop-log4j.properties", hadoop_conf / "log4j.properties", {}),
+    )
+    server_properties = conf / "kafka" / "server.properties"
+    secure = kafka_secure()
+    nodes = (
+        Node(
+            name="kafka",
+            main_class="kafka.Kafka",
+            jars="kafka",
+            ports=(kafka_port, controller, *((secure_port,) if secure else ())),
+            heap="1g",
+            ready=Check(
+                f"broker answers metadata on localhost:{kafka_port}", partial(health.kafka_answers, kafka_port)
+            ),
+            log=logs / "kafka.log",
+            args=(str(server_properties),),
+            sysprops=_kafka_log4j(logs),
+            configs=(
+                Config(
+                    "kafka-server.properties",
+                    server_properties,
+                    dict(kafka_port=kafka_port, controller_port=controller, data_dir=data / "kafka"),
+                    private=True,  # the secure overlay adds the keystore's password
+                ),
+            ),
+            format=Format(
+                "kafka.tools.StorageTool",
+                ("format", "-t", "{cluster_id}", "-c", str(server_properties), "--standalone"),
+                done=data / "kafka" / "meta.properties",
+            ),
+            secure_port=secure_port if secure else None,
+        ),
+        Node(
+            name="namenode",
+            main_class="org.apache.hadoop.hdfs.server.namenode.NameNode",
+            jars="hdfs",
+            ports=(nn_rpc, nn_http),
+            heap="512m",
+            ready=Check(
+                f"WebHDFS LISTSTATUS / answers on localhost:{nn_http}", partial(health.webhdfs_ok, nn_http, hdfs_user())
+            ),
+            log=logs / "namenode.log",
+            sysprops=_hadoop_props(home, logs / "namenode.log"),
+            conf_dirs=(hadoop_conf,),
+            configs=hadoop_configs,
+            format=Format(
+                "org.apache.hadoop.hdfs.server.namenode.NameNode",
+                ("-format", "-nonInteractive"),
+                done=data / "hdfs" / "name" / "current" / "VERSION",
+                log=logs / "namenode-format.log",
+            ),
+        ),
+        Node(
+            name="datanode",
+            main_class="org.apache.hadoop.hdfs.server.datanode.DataNode",
+            jars="hdfs",
+            ports=(dn_data, dn_http, dn_ipc),
+            heap="512m",
+            ready=Check(
+                "registered with the NameNode, safe mode off",
+                lambda: health.datanode_registered(nn_http, dn_http, dn_data) and health.hdfs_healthy(nn_http, 1),
+            ),
+            log=logs / "datanode.log",
+            sysprops=_hadoop_props(home, logs / "datanode.log"),
+            conf_dirs=(hadoop_conf,),
+            configs=hadoop_configs,
+        ),
+    )
+    return Profile(
+        name="single",
+        home=home,
+        nodes=nodes,
+        groups={"hdfs": ("namenode", "datanode")},
+        spark_defaults=Config("spark-defaults.conf", conf / "spark" / "spark-defaults.conf", {}),
+        addresses=(
+            f"Kafka bootstrap   localhost:{kafka_port}" + (f" (SASL_SSL localhost:{secure_port})" if secure else ""),
+            f"HDFS              hdfs://localhost:{nn_rpc}, WebHDFS + UI http://localhost:{nn_http}",
+            "Spark             local[*] (in the driver)",
+        ),
+        hadoop_client_conf=hadoop_conf,
+    )
+
+
+# ----------------------------------------------------------------------------------------------- cluster
+
+# none of these is a port of the single profile (9092/9093/19092, 8020/9870, 9864/9866/9867, 8080)
+KAFKA_NODES = {1: (29092, 29093), 2: (29094, 29095), 3: (29096, 29097)}  # node id: (broker, controller)
+NAMENODE_RPC_PORT = 28020
+NAMENODE_HTTP_PORT = 29870
+DATANODES = {1: (29866, 29864, 29867), 2: (29966, 29964, 29967)}  # n: (data transfer, http, ipc)
+SPARK_MASTER_PORT = 7077
+SPARK_MASTER_UI_PORT = 8180  # 8080 is Airflow's
+SPARK_WORKERS = {1: (7078, 8181), 2: (7079, 8182)}  # n: (rpc, web UI)
+SPARK_WORKER_CORES = 1
+
+# Sized for 2 cores and 24 GiB shared with other work (about 4.7 GB of heaps).
+HEAPS = {
+    "kafka": "384m",  # each of the 3 nodes (broker + controller)
+    "namenode": "384m",
+    "datanode": "256m",  # each of the 2
+    "spark-master": "256m",
+    "spark-worker": "192m",  # each worker daemon; its executors are separate JVMs
+    "spark-executor": "512m",  # = each worker's --memory: one executor per worker (spark-defaults.conf)
+    # the Spark driver (spark-submit, client mode) keeps the DAG's spark.driver.memory
+}
+
+BOOTSTRAP_SERVERS = ",".join(f"localhost:{broker}" for broker, _ in KAFKA_NODES.values())
+HDFS_URI = f"hdfs://localhost:{NAMENODE_RPC_PORT}"
+WEBHDFS_URL = f"http://localhost:{NAMENODE_HTTP_PORT}"
+SPARK_MASTER_URL = f"spark://localhost:{SPARK_MASTER_PORT}"
+
+
+def spark_home() -> Path:
+    """The pyspark wheel's folder: Spark's jars/ and bin/ (it has no start-master/start-worker scripts).
+
+    From this Python, or else the project's .venv (so that `down` and `status` work from any Python)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("pyspark")
+    if spec is not None and spec.origin:
+        return Path(spec.origin).parent
+    found = sorted(PROJECT_ROOT.glob(".venv/lib/python3*/site-packages/pyspark"))
+    return found[0] if found else PROJECT_ROOT / ".venv" / "pyspark-not-installed"
+
+
+def cluster() -> Profile:
+    home = stack_dir() / "cluster"
+    conf, data, logs = home / "conf", home / "data", home / "logs"
+    nodes: list[Node] = []
+    voters = ",".join(f"{n}@localhost:{ctrl}" for n, (_, ctrl) in KAFKA_NODES.items())
+    for n, (broker, controller) in KAFKA_NODES.items():
+        properties = conf / f"kafka-{n}" / "server.properties"
+        nodes.append(
+            Node(
+                name=f"kafka-{n}",
+                main_class="kafka.Kafka",
+                jars="kafka",
+                ports=(broker, controller),
+                heap=HEAPS["kafka"],
+                # a node can't answer metadata before a majority of the quorum is up: its controller port is
+                # enough here, and the group's whole-cluster check then waits for all three
+                ready=Check(f"controller listening on localhost:{controller}", partial(health.port_open, controller)),
+                log=logs / f"kafka-{n}" / "kafka.log",
+                args=(str(properties),),
+                sysprops=_kafka_log4j(logs / f"kafka-{n}"),
+                configs=(
+                    Config(
+                        "cluster/kafka-server.properties",
+                        properties,
+                        dict(
+                            node_id=n,
+                            voters=voters,
+                            kafka_port=broker,
+                            controller_port=controller,
+                            data_dir=data / f"kafka-{n}",
+                        ),
+                    ),
+                ),
+                format=Format(
+                    "kafka.tools.StorageTool",
+                    ("format", "-t", "{cluster_id}", "-c", str(properties)),
+                    done=data / f"kafka-{n}" / "meta.properties",
+                ),
+                stop_group="kafka",
+            )
+        )
+
+    def hadoop_configs(daemon: str, dn: tuple[int, int, int]) -> tuple[Config, ...]:
+        values = dict(
+            namenode_rpc_port=NAMENODE_RPC_PORT,
+            namenode_http_port=NAMENODE_HTTP_PORT,
+            datanode_port=dn[0],
+            datanode_http_port=dn[1],
+            datanode_ipc_port=dn[2],
+            data_dir=data / "hdfs",
+            datanode_dir=data / "hdfs" / daemon,
+        )
+        out = conf / f"hadoop-{daemon}"
+        return (
+            Config("cluster/core-site.xml", out / "core-site.xml", values),
+            Config("cluster/hdfs-site.xml", out / "hdfs-site.xml", values),
+            Config("hadoop-log4j.properties", out / "log4j.properties", {}),
+        )
+
+    nodes.append(
+        Node(
+            name="namenode",
+            main_class="org.apache.hadoop.hdfs.server.namenode.NameNode",
+            jars="hdfs",
+            ports=(NAMENODE_RPC_PORT, NAMENODE_HTTP_PORT),
+            heap=HEAPS["namenode"],
+            ready=Check(
+                f"WebHDFS LISTSTATUS / answers on localhost:{NAMENODE_HTTP_PORT}",
+                partial(health.webhdfs_ok, NAMENODE_HTTP_PORT, hdfs_user()),
+            ),
+            log=logs / "namenode.log",
+            sysprops=_hadoop_props(home, logs / "namenode.log"),
+            conf_dirs=(conf / "hadoop-namenode",),
+            configs=hadoop_configs("namenode", (0, 0, 0)),
+            format=Format(
+                "org.apache.hadoop.hdfs.server.namenode.NameNode",
+                ("-format", "-nonInteractive"),
+                done=data / "hdfs" / "name" / "current" / "VERSION",
+                log=logs / "namenode-format.log",
+            ),
+        )
+    )
+    for n, dn in DATANODES.items():
+        nodes.append(
+            Node(
+                name=f"datanode-{n}",
+                main_class="org.apache.hadoop.hdfs.server.datanode.DataNode",
+                jars="hdfs",
+                ports=dn,
+                heap=HEAPS["datanode"],
+                ready=Check(
+                    "registered with the NameNode and heartbeating",
+                    partial(health.datanode_registered, NAMENODE_HTTP_PORT, dn[1], dn[0]),
+                ),
+                log=logs / f"datanode-{n}.log",
+                sysprops=_hadoop_props(home, logs / f"datanode-{n}.log"),
+                conf_dirs=(conf / f"hadoop-datanode-{n}",),
+                configs=hadoop_configs(f"datanode-{n}", dn),
+            )
+        )
+    spark_env = {
+        # the worker starts executors with SPARK_HOME/bin's launcher and jars
+        "SPARK_HOME": str(spark_home()),
+        # a wheel is not a Spark distribution: without this, the launcher looks for build directories
+        "SPARK_SCALA_VERSION": "2.13",
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "PYSPARK_PYTHON": sys.executable,
+        "SPARK_LOG_DIR": str(logs),
+    }
+    spark_props = {"spark.master.rest.enabled": "false", "spark.ui.reverseProxy": "false"}
+    nodes.append(
+        Node(
+            name="spark-master",
+            main_class="org.apache.spark.deploy.master.Master",
+            jars="spark",
+            ports=(SPARK_MASTER_PORT, SPARK_MASTER_UI_PORT),
+            heap=HEAPS["spark-master"],
+            ready=Check(
+                f"{SPARK_MASTER_URL} ALIVE, UI http://localhost:{SPARK_MASTER_UI_PORT}",
+                partial(health.spark_master_alive, SPARK_MASTER_UI_PORT),
+            ),
+            log=logs / "spark-master.out",
+            args=("--host", "localhost", "--port", str(SPARK_MASTER_PORT), "--webui-port", str(SPARK_MASTER_UI_PORT)),
+            sysprops=spark_props,
+            env=spark_env,
+        )
+    )
+    for n, (rpc, ui) in SPARK_WORKERS.items():
+        nodes.append(
+            Node(
+                name=f"spark-worker-{n}",
+                main_class="org.apache.spark.deploy.worker.Worker",
+                jars="spark",
+                ports=(rpc, ui),
+                heap=HEAPS["spark-worker"],
+                ready=Check(
+                    f"registered ALIVE with the master, UI http://localhost:{ui}",
+                    partial(health.spark_workers_alive, SPARK_MASTER_UI_PORT, [rpc]),
+                ),
+                log=logs / f"spark-worker-{n}.out",
+                args=(
+                    *("--host", "localhost", "--port", str(rpc), "--webui-port", str(ui)),
+                    *("--cores", str(SPARK_WORKER_CORES), "--memory", HEAPS["spark-executor"]),
+                    *("--work-dir", str(data / "spark" / f"worker-{n}"), SPARK_MASTER_URL),
+                ),
+                sysprops={
+                    **spark_props,
+                    # applications' folders (jars, logs) are removed a day after they end
+                    "spark.worker.cleanup.enabled": "true",
+                    "spark.worker.cleanup.interval": "3600",
+                    "spark.worker.cleanup.appDataTtl": "86400",
+                },
+                env=spark_env,
+            )
+        )
+    kafka = {n: broker for n, (broker, _) in KAFKA_NODES.items()}
+    worker_ports = [rpc for rpc, _ in SPARK_WORKERS.values()]
+    return Profile(
+        name="cluster",
+        home=home,
+        nodes=tuple(nodes),
+        groups={
+            "kafka": tuple(f"kafka-{n}" for n in KAFKA_NODES),
+            "hdfs": ("namenode", *(f"datanode-{n}" for n in DATANODES)),
+            "spark": ("spark-master", *(f"spark-worker-{n}" for n in SPARK_WORKERS)),
+        },
+        whole={
+            "kafka": Check(
+                f"every Kafka node sees {len(kafka)} brokers, no under-replicated partition",
+                partial(health.kafka_cluster_healthy, kafka),
+            ),
+            "hdfs": Check(
+                f"{len(DATANODES)} live DataNodes, safe mode off",
+                partial(health.hdfs_healthy, NAMENODE_HTTP_PORT, len(DATANODES)),
+            ),
+            "spark": Check(
+                f"{len(SPARK_WORKERS)} workers ALIVE",
+                partial(health.spark_workers_alive, SPARK_MASTER_UI_PORT, worker_ports),
+            ),
+        },
+        spark_defaults=Config(
+            "cluster/spark-defaults.conf",
+            conf / "spark" / "spark-defaults.conf",
+            {"executor_memory": HEAPS["spark-executor"]},
+        ),
+        addresses=(
+            f"Kafka bootstrap   {BOOTSTRAP_SERVERS}  (controllers "
+            + ",".join(f"localhost:{c}" for _, c in KAFKA_NODES.values())
+            + ")",
+            f"HDFS              {HDFS_URI}, WebHDFS + UI {WEBHDFS_URL}",
+            f"Spark master      {SPARK_MASTER_URL}, UI http://localhost:{SPARK_MASTER_UI_PORT} (workers' UIs "
+            + ", ".join(f"http://localhost:{ui}" for _, ui in SPARK_WORKERS.values())
+            + ")",
+            f"Heaps             {', '.join(f'{k} {v}' for k, v in HEAPS.items())}",
+        ),
+        hadoop_client_conf=conf / "hadoop-namenode",
+    )
+
+
+PROFILES = {"single": single, "cluster": cluster}
+
+
+def profile(name: str | None = None) -> Profile:
+    """A profile by name, or $PROFILE's (single by default)."""
+    name = name or os.environ.get("PROFILE") or "single"
+    if name not in PROFILES:
+        raise ValueError(f"PROFILE must be one of {sorted(PROFILES)}, not {name!r}")
+    return PROFILES[name]()
