@@ -20,6 +20,7 @@ export AIRFLOW__LOGGING__LOGGING_LEVEL ?= INFO
 export HADOOP_USER_NAME := $(HDFS_USER)
 # Spark binds to loopback only (it would pick the first network interface otherwise)
 export SPARK_LOCAL_IP := 127.0.0.1
+export SPARK_KAFKA_JARS_DIR := $(ROOT)/.stack/jars/spark-kafka
 
 # ---- the profile: which stack `up/down/status` drive and where the connections point. The DAGs are the same. --
 #   single   one process per service: Kafka localhost:9092, HDFS localhost:8020/9870, Spark local[*]
@@ -77,7 +78,7 @@ setup: ## install what is missing: Debian packages, .venv, the stack's jars, Air
 
 up: setup ## start Kafka (localhost:9092, SASL_SSL 9093 unless SECURE=0) and HDFS (WebHDFS 9870); PROFILE=cluster: the cluster
 	@$(PY) -m $(STACK) up
-	@$(PY) -m include.spark_cds --on-stack
+	@$(PY) -m devstack.cds --on-stack
 
 down: ## stop the services this project started (by PID file); PROFILE=cluster: the cluster's
 	@if [ -x $(PY) ]; then $(PY) -m $(STACK) down; else python3 -m $(STACK) down; fi

@@ -21,7 +21,9 @@ import argparse
 import os
 import sys
 
-from include.kafka_security import ADMIN_CONN_ID, GROUP_PREFIX, SCRAM_MECHANISM, secure_connection, stack_dir
+from include.config import GROUP_PREFIX
+from include.stack.secure import ADMIN_CONN_ID, SCRAM_MECHANISM, secure_connection
+from include.stack.services import stack_dir
 
 SCRAM_ITERATIONS = 8192
 DEFAULT_TOPIC = "kafka-new-topic"
@@ -159,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.verb == "grant":
             if not args.writer and not args.reader:
                 parser.error("grant: give --writer TOPIC and/or --reader TOPIC")
-            from include.kafka_topics import validate_topic_name
+            from include.kafka.admin import validate_topic_name
 
             pattern = "PREFIXED" if args.prefixed else "LITERAL"
             bindings = []

@@ -1,83 +1,26 @@
-"""From a DAG run's params to a checked plan: every path, topic, checkpoint and spark-submit argument.
+"""From a DAG run's params to a checked plan: every path, topic, checkpoint and Spark job argument.
 
 Pure functions (no Airflow, no network): bad params fail here, in the first task, before anything starts.
-The plan is a plain dict (it travels by XCom to the Spark and verification tasks).
+A plan is a frozen dataclass; it travels by XCom as ``to_dict()`` (which adds ``spark_args``, the job's
+arguments, for the submit task's template) and comes back with ``from_dict``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import posixpath
 import re
-from datetime import timedelta
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Self
 
+from include.config import CHECKPOINT_ROOT, DEFAULT_TOPIC, KAFKA_CONN_ID, STARTING_OFFSETS, TRIGGERS
 from include.connections import HdfsSettings, KafkaSettings
-from include.kafka_topics import CLUSTER_DEFAULT, dlq_topic, validate_topic_name
-from include.spark_cds import driver_java_options
-
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-JOBS_DIR = PROJECT_ROOT / "jobs"
-DEFAULT_PLAYERS_CSV = PROJECT_ROOT / "include" / "data" / "players.csv"
-DEFAULT_TOPIC = "kafka-new-topic"
-# The topic asset that schedules read_from_kafka (a DAG's schedule is fixed when the file is parsed, so it
-# names the default broker and topic; write_to_kafka emits the asset of whatever topic it wrote).
-DEFAULT_BOOTSTRAP = "localhost:9092"
-TRIGGERS = ("availableNow", "processingTime")
-STARTING_OFFSETS = ("earliest", "latest")
-CHECKPOINT_ROOT = "checkpoints"  # under the HDFS user's home
-KAFKA_CONN_ID = "kafka_default"
-
-# Spark settings for a 2-core machine (see `make bench`); a cluster's spark_default may override master.
-DRIVER_JAVA_OPTIONS = "-XX:+UseG1GC -XX:+ExitOnOutOfMemoryError"
-
-SPARK_CONF = {
-    "spark.sql.shuffle.partitions": "2",
-    "spark.default.parallelism": "2",
-    "spark.driver.memory": "1g",
-    "spark.ui.showConsoleProgress": "false",
-    "spark.ui.enabled": "false",
-    "spark.sql.streaming.stopGracefullyOnShutdown": "true",
-    # + the class-data-sharing archive `make setup` builds (include/spark_cds.py): half the start-up CPU
-    "spark.driver.extraJavaOptions": driver_java_options(DRIVER_JAVA_OPTIONS),
-    # Closing an HDFS file races the DataNode's report of its last block; when the NameNode answers "not
-    # complete yet", the client sleeps 400 ms before asking again (NameNode log: "is COMMITTED but not
-    # COMPLETE"). Every micro-batch closes 3-4 files (offsets, data, sink log, commits), so that sleep was the
-    # largest part of a small batch. Ask again after 20 ms, doubling; 12 tries still wait ~80 s in total
-    # before giving up (the defaults, 400 ms x 5 tries, gave up after ~12 s).
-    "spark.hadoop.dfs.client.block.write.locateFollowingBlock.initial.delay.ms": "20",
-    "spark.hadoop.dfs.client.block.write.locateFollowingBlock.retries": "12",
-    # Kafka credentials never reach Spark's configuration (the job reads them from a 0600 file and sets them as
-    # source/sink options in memory); should one be set anyway, the UI, event log and plan strings redact it.
-    # ("s[e]cret", "p[a]ssword": the same regex, but the words themselves in a --conf value make the Spark
-    # provider mask the next word of the logged command.)
-    "spark.redaction.regex": "(?i)s[e]cret|p[a]ssword|token|access[.]?key|sasl|jaas|credential",
-    "spark.sql.redaction.options.regex": "(?i)url|s[e]cret|p[a]ssword|token|sasl|jaas|credential",
-}
-
-
-# How long a Spark job may run before Airflow kills it (and, with it, its whole process tree). Deployment
-# configuration, like Airflow's own settings: read from the environment when the DAG file is parsed.
-SPARK_JOB_TIMEOUT = timedelta(minutes=float(os.environ.get("SPARK_JOB_TIMEOUT_MINUTES", "30")))
+from include.kafka.admin import CLUSTER_DEFAULT, dlq_topic, validate_topic_name
 
 
 def topic_asset_uri(bootstrap_servers: str, topic: str) -> str:
     return f"kafka://{bootstrap_servers.split(',')[0].strip()}/{topic}"
-
-
-def spark_kafka_jars_dir() -> Path:
-    return Path(os.environ.get("SPARK_KAFKA_JARS_DIR", PROJECT_ROOT / ".stack" / "jars" / "spark-kafka"))
-
-
-def spark_kafka_jars() -> str:
-    jars = sorted(str(p) for p in spark_kafka_jars_dir().glob("*.jar"))
-    if not jars:
-        raise FileNotFoundError(
-            f"no Spark Kafka connector jars in {spark_kafka_jars_dir()}: run 'make setup' or set SPARK_KAFKA_JARS_DIR"
-        )
-    return ",".join(jars)
 
 
 def resolve_hdfs_dir(path: str, user: str, what: str) -> str:
@@ -115,22 +58,12 @@ def _trigger(params: dict) -> dict[str, Any]:
     trigger = params.get("trigger", "availableNow")
     if trigger not in TRIGGERS:
         raise ValueError(f"trigger must be one of {TRIGGERS}, got {trigger!r}")
-    out: dict[str, Any] = {"trigger": trigger}
     interval = params.get("interval_seconds", 5)
     run = params.get("run_seconds", 60)
     for name, value, low in (("interval_seconds", interval, 0.1), ("run_seconds", run, 0)):
         if isinstance(value, bool) or not isinstance(value, int | float) or value < low:
             raise ValueError(f"{name} must be a number >= {low}, got {value!r}")
-    out["interval_seconds"] = float(interval)
-    out["run_seconds"] = float(run)
-    return out
-
-
-def _trigger_args(trigger: dict[str, Any]) -> list[str]:
-    args = ["--trigger", trigger["trigger"]]
-    if trigger["trigger"] == "processingTime":
-        args += ["--interval-seconds", str(trigger["interval_seconds"]), "--run-seconds", str(trigger["run_seconds"])]
-    return args
+    return {"trigger": trigger, "interval_seconds": float(interval), "run_seconds": float(run)}
 
 
 def kafka_conn_ids(params: dict) -> dict[str, str]:
@@ -145,16 +78,111 @@ def kafka_conn_ids(params: dict) -> dict[str, str]:
     return {"kafka_conn_id": conn_id, "kafka_admin_conn_id": admin}
 
 
-def spark_submit_fields(job: str) -> dict[str, str]:
-    """What both SparkSubmitOperators need besides application_args."""
-    return {
-        "application": str(JOBS_DIR / f"{job}.py"),
-        "py_files": str(JOBS_DIR / "spark_streaming.py"),
-        "jars": spark_kafka_jars(),
-    }
+class _Plan:
+    """XCom round trip of a plan: ``to_dict`` (with ``spark_args``) and ``from_dict``."""
+
+    job: ClassVar[str]
+
+    @property
+    def spark_args(self) -> list[str]:
+        raise NotImplementedError
+
+    def _trigger_args(self) -> list[str]:
+        args = ["--trigger", self.trigger]
+        if self.trigger == "processingTime":
+            args += ["--interval-seconds", str(self.interval_seconds), "--run-seconds", str(self.run_seconds)]
+        return args
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "spark_args": self.spark_args}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        return cls(**{f.name: data[f.name] for f in fields(cls)})
+
+    @classmethod
+    def of(cls, plan: Self | dict[str, Any]) -> Self:
+        """A plan as the steps take it: the dataclass, or its dict (an XCom value)."""
+        return plan if isinstance(plan, cls) else cls.from_dict(plan)
 
 
-def plan_write(params: dict, kafka: KafkaSettings, hdfs: HdfsSettings) -> dict[str, Any]:
+@dataclass(frozen=True)
+class WritePlan(_Plan):
+    """write_to_kafka: the CSV, where it lands on HDFS, the topics, the query's checkpoint and trigger."""
+
+    job: ClassVar[str] = "write_to_kafka"
+
+    topic: str
+    dlq_topic: str
+    source_csv: str
+    hdfs_dir: str
+    checkpoint: str
+    partitions: int
+    replication_factor: int | str  # a number, or kafka.admin.CLUSTER_DEFAULT
+    fail_on_duplicates: bool
+    trigger: str
+    interval_seconds: float
+    run_seconds: float
+    bootstrap_servers: str
+    hdfs_uri: str
+    hdfs_user: str
+    asset_uri: str
+    kafka_conn_id: str
+    kafka_admin_conn_id: str
+
+    @property
+    def spark_args(self) -> list[str]:
+        """jobs/write_to_kafka.py's arguments."""
+        return [
+            *("--source-dir", f"{self.hdfs_uri}{self.hdfs_dir}"),
+            *("--topic", self.topic, "--dlq-topic", self.dlq_topic),
+            *("--bootstrap-servers", self.bootstrap_servers),
+            *("--checkpoint", f"{self.hdfs_uri}{self.checkpoint}"),
+            *self._trigger_args(),
+        ]
+
+
+@dataclass(frozen=True)
+class ReadPlan(_Plan):
+    """read_from_kafka: the topic, the messages to produce first, the archive and the query's checkpoint."""
+
+    job: ClassVar[str] = "read_from_kafka"
+
+    topic: str
+    messages: list[str]
+    output_dir: str
+    checkpoint: str
+    starting_offsets: str
+    fail_on_data_loss: bool
+    trigger: str
+    interval_seconds: float
+    run_seconds: float
+    bootstrap_servers: str
+    hdfs_uri: str
+    hdfs_user: str
+    kafka_conn_id: str
+    kafka_admin_conn_id: str
+
+    @property
+    def archive_checkpoint(self) -> str:
+        """The archive query's own checkpoint (the console query has its own next to it)."""
+        return f"{self.checkpoint}/archive"
+
+    @property
+    def spark_args(self) -> list[str]:
+        """jobs/read_from_kafka.py's arguments, but for ``--topic-id``: that is recorded just before the job
+        (pipeline.read.record_offsets)."""
+        return [
+            *("--topic", self.topic, "--bootstrap-servers", self.bootstrap_servers),
+            *("--output-dir", f"{self.hdfs_uri}{self.output_dir}"),
+            *("--checkpoint", f"{self.hdfs_uri}{self.checkpoint}"),
+            *("--starting-offsets", self.starting_offsets),
+            *("--fail-on-data-loss", str(self.fail_on_data_loss).lower()),
+            *self._trigger_args(),
+        ]
+
+
+def plan_write(params: dict, kafka: KafkaSettings, hdfs: HdfsSettings) -> WritePlan:
     """write_to_kafka: params -> plan. Raises ValueError with a clear message on a bad param."""
     topic = validate_topic_name(params.get("topic", DEFAULT_TOPIC))
     source = params.get("source_csv")
@@ -167,40 +195,25 @@ def plan_write(params: dict, kafka: KafkaSettings, hdfs: HdfsSettings) -> dict[s
     )
     trigger = _trigger(params)
     hdfs_dir = resolve_hdfs_dir(params.get("hdfs_dir", "testdir"), hdfs.user, "hdfs_dir")
-    checkpoint = checkpoint_for(hdfs.user, "write_to_kafka", topic, hdfs_dir)
-    dlq = dlq_topic(topic)
-    job_args = [
-        "--source-dir",
-        f"{hdfs.hdfs_uri}{hdfs_dir}",
-        "--topic",
-        topic,
-        "--dlq-topic",
-        dlq,
-        "--bootstrap-servers",
-        kafka.bootstrap_servers,
-        "--checkpoint",
-        f"{hdfs.hdfs_uri}{checkpoint}",
-        *_trigger_args(trigger),
-    ]
-    return {
-        "topic": topic,
-        "dlq_topic": dlq,
-        "source_csv": str(Path(source).expanduser()),
-        "hdfs_dir": hdfs_dir,
-        "checkpoint": checkpoint,
-        "partitions": partitions,
-        "replication_factor": replication,
-        "fail_on_duplicates": bool(params.get("fail_on_duplicates", False)),
+    return WritePlan(
+        topic=topic,
+        dlq_topic=dlq_topic(topic),
+        source_csv=str(Path(source).expanduser()),
+        hdfs_dir=hdfs_dir,
+        checkpoint=checkpoint_for(hdfs.user, WritePlan.job, topic, hdfs_dir),
+        partitions=partitions,
+        replication_factor=replication,
+        fail_on_duplicates=bool(params.get("fail_on_duplicates", False)),
         **trigger,
-        "job_args": job_args,
-        "hdfs_user": hdfs.user,
-        "asset_uri": topic_asset_uri(kafka.bootstrap_servers, topic),
+        bootstrap_servers=kafka.bootstrap_servers,
+        hdfs_uri=hdfs.hdfs_uri,
+        hdfs_user=hdfs.user,
+        asset_uri=topic_asset_uri(kafka.bootstrap_servers, topic),
         **kafka_conn_ids(params),
-        **spark_submit_fields("write_to_kafka"),
-    }
+    )
 
 
-def plan_read(params: dict, kafka: KafkaSettings, hdfs: HdfsSettings) -> dict[str, Any]:
+def plan_read(params: dict, kafka: KafkaSettings, hdfs: HdfsSettings) -> ReadPlan:
     """read_from_kafka: params -> plan. Raises ValueError with a clear message on a bad param."""
     topic = validate_topic_name(params.get("topic", DEFAULT_TOPIC))
     messages = params.get("messages") or []
@@ -211,33 +224,16 @@ def plan_read(params: dict, kafka: KafkaSettings, hdfs: HdfsSettings) -> dict[st
         raise ValueError(f"starting_offsets must be one of {STARTING_OFFSETS}, got {starting!r}")
     trigger = _trigger(params)
     output_dir = resolve_hdfs_dir(params.get("output_dir") or f"{topic}-archive", hdfs.user, "output_dir")
-    checkpoint = checkpoint_for(hdfs.user, "read_from_kafka", topic, output_dir)
-    fail_on_data_loss = bool(params.get("fail_on_data_loss", False))
-    job_args = [
-        "--topic",
-        topic,
-        "--bootstrap-servers",
-        kafka.bootstrap_servers,
-        "--output-dir",
-        f"{hdfs.hdfs_uri}{output_dir}",
-        "--checkpoint",
-        f"{hdfs.hdfs_uri}{checkpoint}",
-        "--starting-offsets",
-        starting,
-        "--fail-on-data-loss",
-        str(fail_on_data_loss).lower(),
-        *_trigger_args(trigger),
-    ]
-    return {
-        "topic": topic,
-        "messages": messages,
-        "output_dir": output_dir,
-        "checkpoint": checkpoint,
-        "starting_offsets": starting,
-        "fail_on_data_loss": fail_on_data_loss,
+    return ReadPlan(
+        topic=topic,
+        messages=messages,
+        output_dir=output_dir,
+        checkpoint=checkpoint_for(hdfs.user, ReadPlan.job, topic, output_dir),
+        starting_offsets=starting,
+        fail_on_data_loss=bool(params.get("fail_on_data_loss", False)),
         **trigger,
-        "job_args": job_args,
-        "hdfs_user": hdfs.user,
+        bootstrap_servers=kafka.bootstrap_servers,
+        hdfs_uri=hdfs.hdfs_uri,
+        hdfs_user=hdfs.user,
         **kafka_conn_ids(params),
-        **spark_submit_fields("read_from_kafka"),
-    }
+    )

@@ -8,7 +8,13 @@ Airflow's next backends (``AIRFLOW_CONN_*`` variables, then the metadata databas
 
 Configured by the Makefile: ``AIRFLOW__SECRETS__BACKEND=include.secrets_backend.LocalKafkaSecretsBackend``.
 On a real deployment, use your vault's backend instead and give the three connections the same shape
-(include/kafka_security.py, ``client_config``).
+(include/stack/secure.py, ``client_config``).
+
+| connection | principal | may |
+|---|---|---|
+| ``kafka_secure_admin`` | ``admin`` | everything (super user): create topics, grant ACLs, verify |
+| ``kafka_secure_writer`` | ``writer`` | WRITE + DESCRIBE the topics granted to it (and their ``.dlq``) |
+| ``kafka_secure_reader`` | ``reader`` | READ + DESCRIBE its topics; READ groups ``kafka-spark-airflow*`` |
 """
 
 from __future__ import annotations
@@ -26,8 +32,8 @@ class LocalKafkaSecretsBackend(BaseSecretsBackend):
         super().__init__()
 
     def get_conn_value(self, conn_id: str, team_name: str | None = None) -> str | None:
-        from include.kafka_security import SECURE_CONNECTIONS, mask_config_secrets, secure_connection
-        from include.stack.secure import SecureSetupError
+        from include.kafka.security import mask_config_secrets
+        from include.stack.secure import SECURE_CONNECTIONS, SecureSetupError, secure_connection
 
         if conn_id not in SECURE_CONNECTIONS:
             return None

@@ -49,7 +49,7 @@ fi
 .venv/bin/python -m include.stack jars
 
 # --- 3b. class-data-sharing archive for the Spark driver (starts jobs in about half the CPU) -------------
-.venv/bin/python -m include.spark_cds
+.venv/bin/python -m devstack.cds
 
 # --- 4. Airflow metadata database --------------------------------------------------------------------
 : "${AIRFLOW_HOME:=$ROOT/.airflow}"

@@ -1,19 +1,14 @@
-"""Secured Kafka: the three principals, their client configs, and how a secret reaches Spark without a trace.
-
-The local broker's SASL_SSL listener (``localhost:9093``, SCRAM-SHA-512, ACLs on; see include/stack/secure.py)
-has three principals, each an Airflow connection served by include/secrets_backend.py from the 0600 secrets
-file (never from the repo, the Makefile or an environment variable):
-
-| connection | principal | may |
-|---|---|---|
-| ``kafka_secure_admin`` | ``admin`` | everything (super user): create topics, grant ACLs, verify |
-| ``kafka_secure_writer`` | ``writer`` | WRITE + DESCRIBE the topics granted to it (and their ``.dlq``) |
-| ``kafka_secure_reader`` | ``reader`` | READ + DESCRIBE its topics; READ groups ``kafka-spark-airflow*`` |
+"""Secured Kafka: who a connection is, its secrets kept out of every log, and how a secret reaches Spark
+without a trace.
 
 A connection's ``extra`` is a confluent-kafka configuration. Spark's Kafka connector is a Java client:
 ``java_client_options`` turns the same settings into Java properties (``sasl.jaas.config``, a PEM
 truststore). They travel to the Spark driver in a 0600 file whose *path* is the only thing on spark-submit's
 command line (plugins/kafka_spark_submit.py); the job reads it and sets the options in memory.
+
+The local stack's three principals (``kafka_secure_admin`` / ``_writer`` / ``_reader`` on the SASL_SSL
+listener ``localhost:9093``) are served by the local secrets backend (include/secrets_backend.py, the local
+stack's); a deployment gives the same connection ids from its own vault.
 """
 
 from __future__ import annotations
@@ -26,16 +21,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-ADMIN_CONN_ID = "kafka_secure_admin"
-WRITER_CONN_ID = "kafka_secure_writer"
-READER_CONN_ID = "kafka_secure_reader"
-SECURE_CONNECTIONS = {ADMIN_CONN_ID: "admin", WRITER_CONN_ID: "writer", READER_CONN_ID: "reader"}
-SCRAM_MECHANISM = "SCRAM-SHA-512"
-# Every consumer group of this project starts with this (Spark's groupIdPrefix, the verifiers' groups): the
-# reader's group ACL is PREFIXED on it.
-GROUP_PREFIX = "kafka-spark-airflow"
-SPARK_GROUP_ID_PREFIX = f"{GROUP_PREFIX}-spark"
 # Keys of a client config whose values are secret (masked in Airflow logs; never on a command line)
 SECRET_KEY = re.compile(r"(?i)password|secret|jaas|token|credential")
 
@@ -44,39 +29,6 @@ JAAS_MODULES = {
     "SCRAM-SHA-512": "org.apache.kafka.common.security.scram.ScramLoginModule",
     "PLAIN": "org.apache.kafka.common.security.plain.PlainLoginModule",
 }
-
-
-def stack_dir() -> Path:
-    return Path(os.environ.get("STACK_DIR", PROJECT_ROOT / ".stack")).resolve()
-
-
-def secure_bootstrap() -> str:
-    return f"localhost:{int(os.environ.get('KAFKA_SECURE_PORT', '9093'))}"
-
-
-def client_config(username: str, password: str, ca_location: str | Path, bootstrap: str) -> dict[str, str]:
-    """confluent-kafka configuration of one SCRAM principal on a SASL_SSL listener."""
-    return {
-        "bootstrap.servers": bootstrap,
-        "security.protocol": "SASL_SSL",
-        "sasl.mechanism": SCRAM_MECHANISM,
-        "sasl.username": username,
-        "sasl.password": password,
-        "ssl.ca.location": str(ca_location),
-    }
-
-
-def secure_connection(conn_id: str, root: Path | None = None) -> dict | None:
-    """The Airflow connection (as a dict) of one of the local secure principals, or None for other ids."""
-    from include.stack import secure
-
-    user = SECURE_CONNECTIONS.get(conn_id)
-    if user is None:
-        return None
-    root = root or stack_dir()
-    data = secure.load_secrets(root)
-    extra = client_config(user, data["users"][user], secure.ca_pem(root), secure_bootstrap())
-    return {"conn_type": "kafka", "login": user, "password": data["users"][user], "extra": extra}
 
 
 def principal(config: dict[str, str]) -> str:

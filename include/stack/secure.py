@@ -174,3 +174,40 @@ def ensure_certificates(stack_dir: Path, data: dict) -> None:
     if final.exists():  # an incomplete one (an interrupted first start), or made for other passwords
         shutil.rmtree(final)
     os.replace(tls, final)
+
+
+# ---- the three principals as Airflow connections (served by include/secrets_backend.py) -----------------
+ADMIN_CONN_ID = "kafka_secure_admin"
+WRITER_CONN_ID = "kafka_secure_writer"
+READER_CONN_ID = "kafka_secure_reader"
+SECURE_CONNECTIONS = {ADMIN_CONN_ID: "admin", WRITER_CONN_ID: "writer", READER_CONN_ID: "reader"}
+SCRAM_MECHANISM = "SCRAM-SHA-512"
+
+
+def secure_bootstrap() -> str:
+    return f"localhost:{int(os.environ.get('KAFKA_SECURE_PORT', '9093'))}"
+
+
+def client_config(username: str, password: str, ca_location: str | Path, bootstrap: str) -> dict[str, str]:
+    """confluent-kafka configuration of one SCRAM principal on a SASL_SSL listener."""
+    return {
+        "bootstrap.servers": bootstrap,
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanism": SCRAM_MECHANISM,
+        "sasl.username": username,
+        "sasl.password": password,
+        "ssl.ca.location": str(ca_location),
+    }
+
+
+def secure_connection(conn_id: str, root: Path | None = None) -> dict | None:
+    """The Airflow connection (as a dict) of one of the local secure principals, or None for other ids."""
+    from include.stack.services import stack_dir
+
+    user = SECURE_CONNECTIONS.get(conn_id)
+    if user is None:
+        return None
+    root = root or stack_dir()
+    data = load_secrets(root)
+    extra = client_config(user, data["users"][user], ca_pem(root), secure_bootstrap())
+    return {"conn_type": "kafka", "login": user, "password": data["users"][user], "extra": extra}

@@ -15,7 +15,7 @@ import psutil
 import pytest
 from hdfs.util import HdfsError
 
-from include.run_plan import checkpoint_for
+from include.plans import checkpoint_for
 from include.stack import cluster, services
 from tests.cluster.conftest import (
     BOOTSTRAP,

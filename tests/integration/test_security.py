@@ -23,18 +23,12 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from confluent_kafka.admin import AclBindingFilter, AdminClient, NewTopic
 
 from include import kafka_acl
-from include.kafka_security import (
-    ADMIN_CONN_ID,
-    GROUP_PREFIX,
-    READER_CONN_ID,
-    WRITER_CONN_ID,
-    secure_bootstrap,
-    secure_connection,
-    stack_dir,
-)
-from include.kafka_topics import AUTHORIZATION_FAILED, KafkaAccessDenied, ensure_topic, require_operations
-from include.run_plan import DEFAULT_PLAYERS_CSV, checkpoint_for
+from include.config import DEFAULT_PLAYERS_CSV, GROUP_PREFIX
+from include.kafka.admin import AUTHORIZATION_FAILED, KafkaAccessDenied, ensure_topic, require_operations
+from include.plans import checkpoint_for
 from include.stack import secure
+from include.stack.secure import ADMIN_CONN_ID, READER_CONN_ID, WRITER_CONN_ID, secure_bootstrap, secure_connection
+from include.stack.services import stack_dir
 from tests.conftest import ROOT, BackgroundDagRun, hdfs_user, run_dag
 
 pytestmark = pytest.mark.integration

@@ -9,8 +9,8 @@ import time
 import pytest
 
 from include.connections import HdfsSettings
-from include.hdfs_files import HdfsUnreachable, client
-from include.kafka_topics import KafkaUnreachable, check_broker
+from include.hdfs.client import HdfsUnreachable, client
+from include.kafka.admin import KafkaUnreachable, check_broker
 from include.stack import services
 
 pytestmark = pytest.mark.integration

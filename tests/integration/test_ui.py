@@ -34,7 +34,7 @@ import pytest
 import requests
 
 from include import ui
-from include.run_plan import checkpoint_for
+from include.plans import checkpoint_for
 from include.stack.services import port_owner
 from tests.conftest import ROOT, consume_all, hdfs_user
 from tests.integration.test_write_to_kafka_dag import PLAYERS

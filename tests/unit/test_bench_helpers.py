@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bench import players_data, stats
-from include.players import parse_players
+from include.rows import parse_players
 
 PRODUCER_OUTPUT = """\
 343721 records sent, 68744.2 records/sec (1.44 MB/sec), 180.5 ms avg latency, 590.0 ms max latency.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from include import spark_cds
+from devstack import cds as spark_cds
 
 
 def test_no_archive_means_no_flag(tmp_path, monkeypatch):
