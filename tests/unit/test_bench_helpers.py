@@ -109,7 +109,7 @@ def test_bench_stage_selection_adds_what_a_stage_needs_and_keeps_the_order():
 
 
 def test_batch_progress_lines_are_read_from_the_job_output_per_query():
-    from bench.run import batch_progress_lines
+    from bench.stages.common import batch_progress_lines
 
     output = "\n".join(
         [
