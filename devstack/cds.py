@@ -1,12 +1,12 @@
-"""A class-data-sharing (AppCDS) archive for the Spark driver JVM: spark-submit starts in about half the CPU.
+"""A class-data-sharing (AppCDS) archive for the Spark driver JVM: spark-submit starts with less CPU.
 
-A Spark driver loads and verifies some 15,000 classes before the first line of a job runs; on a 2-core
-machine that is most of spark-submit's start. Java 17 can dump the classes one run loaded into an archive
-(``-XX:ArchiveClassesAtExit``) that later JVMs map instead of parsing and verifying the jars again
-(``-XX:SharedArchiveFile``). ``make setup`` builds the archive once, by running a short training app through
-spark-submit; every job's driver then gets ``-XX:SharedArchiveFile`` through the local stack's
-``SPARK_CONF_DIR/spark-defaults.conf`` (``spark.driver.defaultJavaOptions``, rendered by the devstack engine
-with ``driver_java_options``): the DAGs' own settings (include/config.py SPARK_CONF) never name it.
+A Spark driver loads and verifies many thousands of classes before the first line of a job runs; on a small
+machine that is most of spark-submit's start (docs/performance.md has the figures). Java 17 can dump the
+classes one run loaded into an archive (``-XX:ArchiveClassesAtExit``) that later JVMs map instead of parsing
+and verifying the jars again (``-XX:SharedArchiveFile``). ``make setup`` builds the archive once, by running
+a short training app through spark-submit; every job's driver then gets ``-XX:SharedArchiveFile`` through the
+local stack's ``SPARK_CONF_DIR/spark-defaults.conf`` (``spark.driver.defaultJavaOptions``, which the devstack
+engine renders from ``archive_path()``): the DAGs' own settings (include/config.py SPARK_CONF) never name it.
 
 The archive is valid only for the JVM and the classpath it was dumped with, so its file name carries a
 fingerprint of both (the java binary, pyspark's version and jars). A JVM given an archive that does not match
