@@ -135,8 +135,9 @@ def _dump(archive: Path, base_options: str, app_args: list[str], training: str, 
         command += ["--conf", f"{key}={value}"]
     command += [str(Path(__file__).resolve()), *app_args]
     venv_bin = str(Path(sys.executable).parent)
+    # no archive in use while one is dumped, whichever way the stack passes it to spark-submit
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "SPARK_SUBMIT_OPTS"},
         "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
         "PYSPARK_PYTHON": sys.executable,
         "SPARK_LOCAL_IP": "127.0.0.1",
