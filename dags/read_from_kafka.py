@@ -35,12 +35,10 @@ from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
 from kafka_spark_submit import KafkaSparkSubmitOperator
 
-from include.dag_params import kafka_connection_params, topic_param, trigger_params
-from include.run_plan import DEFAULT_BOOTSTRAP, DEFAULT_TOPIC, SPARK_CONF, SPARK_JOB_TIMEOUT, topic_asset_uri
-
-
-def _plan(field: str) -> str:
-    return "{{ ti.xcom_pull(task_ids='validate_params')['" + field + "'] }}"
+from include.config import DEFAULT_BOOTSTRAP, DEFAULT_TOPIC, SPARK_CONF, SPARK_CONN_ID, SPARK_JOB_TIMEOUT
+from include.params import kafka_connection_params, topic_param, trigger_params, xcom
+from include.plans import topic_asset_uri
+from include.spark_app import application
 
 
 @dag(
@@ -91,29 +89,16 @@ def _plan(field: str) -> str:
 def read_from_kafka():
     @task
     def validate_params(params=None) -> dict:
-        from include.connections import hdfs_settings, kafka_settings
-        from include.run_plan import kafka_conn_ids, plan_read
+        from include.pipeline import read
 
-        return plan_read(dict(params), kafka_settings(kafka_conn_ids(params)["kafka_conn_id"]), hdfs_settings())
+        return read.plan(params).to_dict()
 
     @task(retries=0)
     def create_topic(plan: dict) -> dict:
         """The topic exists (created by the admin connection), and the job's principal may read it."""
-        from include.connections import kafka_settings
-        from include.kafka_topics import prepare_job_topics
+        from include.pipeline import read
 
-        # partitions and replication factor None: an existing topic is taken as it is; a new one gets 1 partition
-        # and the cluster's default replication factor
-        (state,) = prepare_job_topics(
-            kafka_settings(plan["kafka_admin_conn_id"]).config,
-            kafka_settings(plan["kafka_conn_id"]).config,
-            plan["kafka_conn_id"],
-            [plan["topic"]],
-            None,
-            None,
-            ["DESCRIBE", "READ"],
-        )
-        return {"partitions": state.partitions, "created": state.created}
+        return read.create_topics(plan).to_dict()
 
     @task.branch
     def check_messages(plan: dict) -> str:
@@ -121,47 +106,38 @@ def read_from_kafka():
 
     @task(trigger_rule="none_failed")
     def record_offsets(plan: dict) -> dict:
-        from include import hdfs_files, kafka_topics, verification
-        from include.connections import hdfs_settings, kafka_settings
+        from include.pipeline import read
 
-        config = kafka_settings(plan["kafka_admin_conn_id"]).config
-        kafka_topics.check_broker(config)
-        kafka_topics.require_topic(config, plan["topic"])
-        return verification.record_read_offsets(config, hdfs_files.client(hdfs_settings()), plan)
+        return read.record_offsets(plan).to_dict()
 
     @task(retries=0)
     def verify_sink(plan: dict, recorded: dict) -> dict:
-        from include import hdfs_files, kafka_topics, verification
-        from include.connections import hdfs_settings, kafka_settings
+        from include.pipeline import read
 
-        config = kafka_settings(plan["kafka_admin_conn_id"]).config
-        kafka_topics.check_broker(config)
-        return verification.verify_read(config, hdfs_files.client(hdfs_settings()), plan, recorded)
+        return read.verify(plan, recorded)
 
     plan = validate_params()
     topic = create_topic(plan)
     branch = check_messages(plan)
     produce_messages = ProduceToTopicOperator(
         task_id="produce_messages",
-        kafka_config_id=_plan("kafka_admin_conn_id"),
-        topic=_plan("topic"),
-        producer_function="include.kafka_messages.unkeyed",
-        producer_function_args=[_plan("messages")],
-        delivery_callback="include.kafka_messages.raise_on_error",
+        kafka_config_id=xcom("validate_params", "kafka_admin_conn_id"),
+        topic=xcom("validate_params", "topic"),
+        producer_function="include.kafka.messages.unkeyed",
+        producer_function_args=[xcom("validate_params", "messages")],
+        delivery_callback="include.kafka.messages.raise_on_error",
         synchronous=False,
         retries=0,
     )
     recorded = record_offsets(plan)
     submit_read_job = KafkaSparkSubmitOperator(
         task_id="submit_read_job",
-        conn_id="spark_default",
-        kafka_conn_id=_plan("kafka_conn_id"),
-        application=_plan("application"),
-        py_files=_plan("py_files"),
-        jars=_plan("jars"),
-        application_args="{{ ti.xcom_pull(task_ids='record_offsets')['job_args'] }}",
+        conn_id=SPARK_CONN_ID,
+        kafka_conn_id=xcom("validate_params", "kafka_conn_id"),
+        application=application("read_from_kafka"),
+        application_args=xcom("record_offsets", "spark_args"),
         conf=SPARK_CONF,
-        env_vars={"HADOOP_USER_NAME": _plan("hdfs_user")},
+        env_vars={"HADOOP_USER_NAME": xcom("validate_params", "hdfs_user")},
         name="read_from_kafka",
         execution_timeout=SPARK_JOB_TIMEOUT,
     )

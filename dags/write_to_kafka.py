@@ -35,14 +35,11 @@ from airflow.sdk import AssetAlias, Param, dag, task
 from expected_messages import ExpectedMessagesSensor
 from kafka_spark_submit import KafkaSparkSubmitOperator
 
-from include.dag_params import kafka_connection_params, topic_param, trigger_params
-from include.run_plan import DEFAULT_PLAYERS_CSV, SPARK_CONF, SPARK_JOB_TIMEOUT
+from include.config import DEFAULT_PLAYERS_CSV, SPARK_CONF, SPARK_CONN_ID, SPARK_JOB_TIMEOUT
+from include.params import kafka_connection_params, topic_param, trigger_params, xcom
+from include.spark_app import application
 
 TOPIC_WRITES = AssetAlias("kafka-topic-writes")
-
-
-def _plan(field: str) -> str:
-    return "{{ ti.xcom_pull(task_ids='validate_params')['" + field + "'] }}"
 
 
 @dag(
@@ -94,49 +91,28 @@ def _plan(field: str) -> str:
 def write_to_kafka():
     @task
     def validate_params(params=None) -> dict:
-        from include.connections import hdfs_settings, kafka_settings
-        from include.run_plan import kafka_conn_ids, plan_write
+        from include.pipeline import write
 
-        return plan_write(dict(params), kafka_settings(kafka_conn_ids(params)["kafka_conn_id"]), hdfs_settings())
+        return write.plan(params).to_dict()
 
     @task(retries=0)
     def create_topic(plan: dict) -> dict:
         """Both topics exist (created by the admin connection), and the job's principal may write them."""
-        from include.connections import kafka_settings
-        from include.kafka_topics import prepare_job_topics
+        from include.pipeline import write
 
-        states = prepare_job_topics(
-            kafka_settings(plan["kafka_admin_conn_id"]).config,
-            kafka_settings(plan["kafka_conn_id"]).config,
-            plan["kafka_conn_id"],
-            [plan["topic"], plan["dlq_topic"]],
-            plan["partitions"],
-            plan["replication_factor"],
-            ["DESCRIBE", "WRITE"],
-        )
-        return {s.name: {"partitions": s.partitions, "created": s.created} for s in states}
+        return write.create_topics(plan).to_dict()
 
     @task(retries=0)
     def ingest_players_csv(plan: dict) -> dict:
-        from include import hdfs_files
-        from include.connections import hdfs_settings
+        from include.pipeline import write
 
-        source = hdfs_files.check_source_file(plan["source_csv"])
-        hdfs = hdfs_files.client(hdfs_settings())
-        hdfs_files.check_target_dir(hdfs, plan["hdfs_dir"])
-        return hdfs_files.ingest(hdfs, source, plan["hdfs_dir"]).__dict__
+        return write.ingest(plan).to_dict()
 
     @task
     def record_offsets(plan: dict) -> dict:
-        from include import hdfs_files, kafka_topics, spark_metadata
-        from include.connections import hdfs_settings, kafka_settings
+        from include.pipeline import write
 
-        config = kafka_settings(plan["kafka_admin_conn_id"]).config
-        hdfs = hdfs_files.client(hdfs_settings())
-        return {
-            "offsets": {t: kafka_topics.end_offsets(config, t) for t in (plan["topic"], plan["dlq_topic"])},
-            "batch_before": spark_metadata.last_committed_batch(hdfs, plan["checkpoint"]),
-        }
+        return write.record_offsets(plan).to_dict()
 
     plan = validate_params()
     topics = create_topic(plan)
@@ -145,14 +121,12 @@ def write_to_kafka():
 
     submit_write_job = KafkaSparkSubmitOperator(
         task_id="submit_write_job",
-        conn_id="spark_default",
-        kafka_conn_id=_plan("kafka_conn_id"),
-        application=_plan("application"),
-        py_files=_plan("py_files"),
-        jars=_plan("jars"),
-        application_args=_plan("job_args"),
+        conn_id=SPARK_CONN_ID,
+        kafka_conn_id=xcom("validate_params", "kafka_conn_id"),
+        application=application("write_to_kafka"),
+        application_args=xcom("validate_params", "spark_args"),
         conf=SPARK_CONF,
-        env_vars={"HADOOP_USER_NAME": _plan("hdfs_user")},
+        env_vars={"HADOOP_USER_NAME": xcom("validate_params", "hdfs_user")},
         name="write_to_kafka",
         execution_timeout=SPARK_JOB_TIMEOUT,
     )
@@ -162,7 +136,7 @@ def write_to_kafka():
         plan=plan,
         recorded=recorded,
         fail_on_duplicates="{{ params.fail_on_duplicates }}",
-        kafka_conn_id=_plan("kafka_admin_conn_id"),
+        kafka_conn_id=xcom("validate_params", "kafka_admin_conn_id"),
         timeout=300,
         # the check is idempotent (same recorded offsets, same files); one retry also covers a scheduler race
         # that can fail a sensor resuming from the triggerer (seen with Airflow 3.3.2 under `make ui`)

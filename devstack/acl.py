@@ -24,9 +24,7 @@ import sys
 from devstack import secure
 from devstack.nodes import stack_dir
 from devstack.secure import ADMIN_CONN_ID, SCRAM_MECHANISM, secure_connection
-from include.kafka_security import GROUP_PREFIX
-from include.kafka_topics import DLQ_SUFFIX
-from include.run_plan import DEFAULT_TOPIC
+from include.config import DEFAULT_TOPIC, DLQ_SUFFIX, GROUP_PREFIX
 
 SCRAM_ITERATIONS = 8192
 DEFAULT_PREFIX = "secure-"
@@ -162,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.verb == "grant":
             if not args.writer and not args.reader:
                 parser.error("grant: give --writer TOPIC and/or --reader TOPIC")
-            from include.kafka_topics import validate_topic_name
+            from include.kafka.admin import validate_topic_name
 
             pattern = "PREFIXED" if args.prefixed else "LITERAL"
             bindings = []

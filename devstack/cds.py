@@ -1,11 +1,12 @@
-"""A class-data-sharing (AppCDS) archive for the Spark driver JVM: spark-submit starts in about half the CPU.
+"""A class-data-sharing (AppCDS) archive for the Spark driver JVM: spark-submit starts with less CPU.
 
-A Spark driver loads and verifies some 15,000 classes before the first line of a job runs; on a 2-core
-machine that is most of spark-submit's start. Java 17 can dump the classes one run loaded into an archive
-(``-XX:ArchiveClassesAtExit``) that later JVMs map instead of parsing and verifying the jars again
-(``-XX:SharedArchiveFile``). ``make setup`` builds the archive once, by running a short training app through
-spark-submit; every job's driver then gets ``-XX:SharedArchiveFile`` through ``spark.driver.extraJavaOptions``
-(see include/run_plan.py's SPARK_CONF).
+A Spark driver loads and verifies many thousands of classes before the first line of a job runs; on a small
+machine that is most of spark-submit's start (docs/performance.md has the figures). Java 17 can dump the
+classes one run loaded into an archive (``-XX:ArchiveClassesAtExit``) that later JVMs map instead of parsing
+and verifying the jars again (``-XX:SharedArchiveFile``). ``make setup`` builds the archive once, by running
+a short training app through spark-submit; every job's driver then gets ``-XX:SharedArchiveFile`` through the
+local stack's ``SPARK_CONF_DIR/spark-defaults.conf`` (``spark.driver.defaultJavaOptions``, which the devstack
+engine renders from ``archive_path()``): the DAGs' own settings (include/config.py SPARK_CONF) never name it.
 
 The archive is valid only for the JVM and the classpath it was dumped with, so its file name carries a
 fingerprint of both (the java binary, pyspark's version and jars). A JVM given an archive that does not match
@@ -14,10 +15,10 @@ runs normally, without sharing; a missing archive simply means no flag.
 Two trainings, recorded next to the archive (``<archive>.json``):
 - ``basic`` (``make setup``, no services needed): a session, the Kafka source planned, Parquet and a streaming
   query on the local file system;
-- ``stack`` (``make up``, once the services answer): the two real jobs, planned as their DAGs plan them, on a
-  small players file: HDFS -> write job -> Kafka -> read job -> Parquet on HDFS. This also archives the Kafka
-  producer and consumer and the HDFS client, some 2,600 classes the basic training never loads, which every
-  job otherwise reads and verifies from jars at start (``make bench``: about a second of spark-submit).
+- ``stack`` (``make up``, once the services answer): the two real jobs, planned and prepared by the
+  pipeline's own steps (include/pipeline), on a small players file: HDFS -> write job -> Kafka -> read job ->
+  Parquet on HDFS. This also archives the Kafka producer and consumer and the HDFS client, classes the basic
+  training never loads, which every job otherwise reads and verifies from jars at start.
 
     python -m devstack cds              # build the archive if this machine has none that matches
     python -m devstack cds --on-stack   # ... trained on the running stack (kept if it already is)
@@ -99,39 +100,44 @@ def is_up_to_date(archive: Path, on_stack: bool) -> bool:
     return archive.is_file() and (not on_stack or training_of(archive) == STACK)
 
 
-def build(archive: Path, base_options: str, jars: str, on_stack: bool = False) -> Path | None:
-    """Dump ``archive`` by running a training app through spark-submit (with the jobs' ``--jars``): the
-    basic one, or with ``on_stack`` the real jobs on the running stack; returns the archive's path (or None
-    when there is none). Whether one is needed is the caller's question (is_up_to_date)."""
+def build(archive: Path, base_options: str, on_stack: bool = False) -> Path | None:
+    """Dump ``archive`` by running a training app through spark-submit (with the jobs' connector and jobs
+    zip, include/spark_app.py): the basic one, or with ``on_stack`` the real jobs on the running stack; returns
+    the archive's path (or None when there is none). Whether one is needed is the caller's question
+    (is_up_to_date)."""
     with tempfile.TemporaryDirectory(prefix="spark-cds-") as work:
         if not on_stack:
-            return _dump(archive, base_options, jars, ["--train", work], BASIC, {})
+            return _dump(archive, base_options, ["--train", work], BASIC, {})
         try:
             with _stack_training(Path(work)) as (spec, env):
-                return _dump(archive, base_options, jars, ["--train-on-stack", json.dumps(spec)], STACK, env)
+                return _dump(archive, base_options, ["--train-on-stack", json.dumps(spec)], STACK, env)
         except Exception as exc:  # noqa: BLE001 - the archive is an optimisation: keep what there is
             print(f"cds: could not train on the stack ({type(exc).__name__}: {exc}); keeping {archive.name}")
             return archive if archive.is_file() else None
 
 
-def _dump(
-    archive: Path, base_options: str, jars: str, app_args: list[str], training: str, env_extra: dict
-) -> Path | None:
-    from include.run_plan import SPARK_CONF
+def _dump(archive: Path, base_options: str, app_args: list[str], training: str, env_extra: dict) -> Path | None:
+    from include.config import SPARK_CONF
+    from include.spark_app import jobs_archive, kafka_connector
 
     ARCHIVE_DIR.mkdir(parents=True, exist_ok=True)
     partial = archive.with_suffix(".partial")
     spark_submit = Path(sys.executable).parent / "spark-submit"
-    # the jobs' own settings, but a fixed 2-thread master and no archive in use while one is dumped
+    # the jobs' own settings, but a fixed 2-thread master and no archive in use while one is dumped (the
+    # stack's spark-defaults.conf maps the current one through defaultJavaOptions: emptied here)
     conf = {k: v for k, v in SPARK_CONF.items() if k != "spark.driver.extraJavaOptions"}
     conf["spark.driver.extraJavaOptions"] = f"{base_options} -XX:ArchiveClassesAtExit={partial} -Xlog:cds=off"
-    command = [str(spark_submit), "--master", "local[2]", "--jars", jars]
+    conf["spark.driver.defaultJavaOptions"] = ""
+    command = [str(spark_submit), "--master", "local[2]", "--py-files", str(jobs_archive())]
+    for option, value in kafka_connector().items():
+        command += [f"--{option}", value]
     for key, value in conf.items():
         command += ["--conf", f"{key}={value}"]
     command += [str(Path(__file__).resolve()), *app_args]
     venv_bin = str(Path(sys.executable).parent)
+    # no archive in use while one is dumped, whichever way the stack passes it to spark-submit
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "SPARK_SUBMIT_OPTS"},
         "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
         "PYSPARK_PYTHON": sys.executable,
         "SPARK_LOCAL_IP": "127.0.0.1",
@@ -154,49 +160,44 @@ def _dump(
 
 @contextlib.contextmanager
 def _stack_training(work: Path) -> Iterator[tuple[dict, dict]]:
-    """A small players file on HDFS, a topic and its dead-letter topic, and the two jobs' arguments as their
-    DAGs plan them (connections from Airflow's environment); everything is deleted afterwards."""
+    """A small players file on HDFS, a topic and its dead-letter topic, and the two jobs' arguments, all made
+    by the pipeline's own steps as the DAGs' tasks make them (connections from Airflow's environment);
+    everything is deleted afterwards."""
     from confluent_kafka.admin import AdminClient
 
-    from include import hdfs_files, kafka_topics
-    from include.connections import hdfs_settings, kafka_settings
-    from include.run_plan import plan_read, plan_write
+    from include.connections import AIRFLOW_CONNECTIONS
+    from include.hdfs import client
+    from include.pipeline import read, write
 
-    kafka, hdfs_conf = kafka_settings(), hdfs_settings()
-    hdfs = hdfs_files.client(hdfs_conf)
     name = f"spark-cds-training-{uuid.uuid4().hex[:8]}"
     csv = work / "players.csv"
     # valid rows (some not ASCII), a header, a blank line and bad rows: both of the write job's outputs
     rows = [f"Player {i} Ça Ωmega 選手;{i % 100}" for i in range(2000)]
     csv.write_text("name;age\n" + "\n".join(rows) + "\n\nno age\nBo;200\n", encoding="utf-8")
-    write = plan_write(
-        {"source_csv": str(csv), "topic": name, "hdfs_dir": f"{name}/landing", "partitions": 1}, kafka, hdfs_conf
-    )
-    read = plan_read({"topic": name, "output_dir": f"{name}/archive"}, kafka, hdfs_conf)
-    topics = [write["topic"], write["dlq_topic"]]
-    home = posixpath.dirname(write["hdfs_dir"])  # /user/<user>/<name>: landing and archive are under it
+    write_plan = write.plan({"source_csv": str(csv), "topic": name, "hdfs_dir": f"{name}/landing", "partitions": 1})
+    read_plan = read.plan({"topic": name, "output_dir": f"{name}/archive"})
+    kafka = AIRFLOW_CONNECTIONS.kafka(write_plan.kafka_admin_conn_id)
+    hdfs = client.client(AIRFLOW_CONNECTIONS.hdfs())
+    home = posixpath.dirname(write_plan.hdfs_dir)  # /user/<user>/<name>: landing and archive are under it
     try:
-        # as the DAGs' create_topic tasks do (the broker answers, the topics exist, the job may use them)
-        kafka_topics.prepare_job_topics(
-            kafka.config,
-            kafka.config,
-            write["kafka_conn_id"],
-            topics,
-            write["partitions"],
-            write["replication_factor"],
-            ["DESCRIBE", "WRITE", "READ"],
+        write.create_topics(write_plan)
+        read.create_topics(read_plan)
+        write.ingest(write_plan)
+        recorded = read.record_offsets(read_plan)
+        yield (
+            {"write": write_plan.spark_args, "read": recorded.spark_args},
+            {"HADOOP_USER_NAME": write_plan.hdfs_user},
         )
-        hdfs_files.ingest(hdfs, csv, write["hdfs_dir"])
-        yield {"write": write["job_args"], "read": read["job_args"]}, {"HADOOP_USER_NAME": hdfs_conf.user}
     finally:
         # the client is kept until its futures are done: a destroyed handle fails them all
         admin = AdminClient(kafka.config)
+        topics = [write_plan.topic, write_plan.dlq_topic]
         for topic, future in admin.delete_topics(topics, operation_timeout=30).items():
             try:
                 future.result(timeout=30)
             except Exception as exc:  # noqa: BLE001 - report and go on cleaning
                 print(f"cds: could not delete the training topic {topic}: {exc}")
-        for path in (home, posixpath.dirname(write["checkpoint"]), posixpath.dirname(read["checkpoint"])):
+        for path in (home, posixpath.dirname(write_plan.checkpoint), posixpath.dirname(read_plan.checkpoint)):
             try:
                 hdfs.delete(path, recursive=True)
             except Exception as exc:  # noqa: BLE001 - report and go on cleaning
@@ -204,10 +205,9 @@ def _stack_training(work: Path) -> Iterator[tuple[dict, dict]]:
 
 
 def train_on_stack(spec: dict) -> None:
-    """The real jobs, one after the other in this driver: the write job, then the read job (console too)."""
-    sys.path.insert(0, str(PROJECT_ROOT / "jobs"))
-    import read_from_kafka
-    import write_to_kafka
+    """The real jobs, one after the other in this driver: the write job, then the read job (console too).
+    The jobs package comes from --py-files, as for the DAGs' jobs."""
+    from jobs import read_from_kafka, write_to_kafka
 
     write_to_kafka.main(spec["write"])
     read_from_kafka.main(spec["read"])
@@ -258,9 +258,9 @@ def main(argv: list[str] | None = None) -> int:
     if is_up_to_date(archive, args.on_stack) and not args.force:  # no Spark or Airflow import needed
         print(f"cds: up to date ({archive}, {training_of(archive) or BASIC} training)")
         return 0
-    from include.run_plan import DRIVER_JAVA_OPTIONS, spark_kafka_jars
+    from include.config import DRIVER_JAVA_OPTIONS
 
-    build(archive, DRIVER_JAVA_OPTIONS, spark_kafka_jars(), on_stack=args.on_stack)
+    build(archive, DRIVER_JAVA_OPTIONS, on_stack=args.on_stack)
     return 0  # jobs run without the archive too: never fail setup for it
 
 

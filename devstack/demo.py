@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from devstack.nodes import port
-from include.run_plan import DEFAULT_TOPIC
+from include.config import DEFAULT_TOPIC
 
 TUTORIAL_MESSAGES = ["New Kafka message", "Another message", "One more"]
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
@@ -75,13 +75,13 @@ def main() -> None:
     print("\n".join(line for line in consumer.stderr.splitlines() if "Processed a total" in line))
     run_dag("read_from_kafka", {"messages": TUTORIAL_MESSAGES})
     banner("the Parquet archive on HDFS (partition, offset, key, value)")
-    from include import hdfs_files
     from include.connections import hdfs_settings
-    from include.verification import read_sink
+    from include.hdfs import client
+    from include.verify.read import read_sink
 
     settings = hdfs_settings()
     output_dir = f"/user/{settings.user}/{DEFAULT_TOPIC}-archive"
-    rows = read_sink(hdfs_files.client(settings), output_dir, DEFAULT_TOPIC)
+    rows = read_sink(client.client(settings), output_dir, DEFAULT_TOPIC)
     for row in sorted(rows, key=lambda r: (r["partition"], r["offset"])):
         print(f"  {row['partition']:>3} {row['offset']:>6}  {row['key']!s:<22} {row['value']}")
     print(f"\n{len(rows)} rows in {settings.hdfs_uri}{output_dir} - each message of {DEFAULT_TOPIC} exactly once.")

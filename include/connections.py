@@ -2,7 +2,7 @@
 
 - ``kafka_default`` (type kafka): ``extra`` is the client configuration (``bootstrap.servers`` and, on a
   secured cluster, ``security.protocol``/``sasl.*``), passed to confluent-kafka and to Spark as ``kafka.*``.
-  ``kafka_secure_admin`` / ``_writer`` / ``_reader``: the local SASL_SSL principals (include/kafka_security.py).
+  ``kafka_secure_admin`` / ``_writer`` / ``_reader``: the local SASL_SSL principals (include/kafka/security.py).
 - ``webhdfs_default`` (type webhdfs): host (comma-separated NameNodes allowed), port (9870), login (the HDFS
   user); ``extra.hdfs_uri`` is the filesystem Spark uses (default ``hdfs://<first host>:8020``).
 - ``spark_default`` (type spark): used by SparkSubmitOperator itself.
@@ -10,11 +10,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
-KAFKA_CONN_ID = "kafka_default"
-WEBHDFS_CONN_ID = "webhdfs_default"
-SPARK_CONN_ID = "spark_default"
+from include.config import KAFKA_CONN_ID, WEBHDFS_CONN_ID
 
 
 @dataclass(frozen=True)
@@ -37,6 +36,19 @@ class HdfsSettings:
     def webhdfs_urls(self) -> list[str]:
         return [f"http://{host}:{self.http_port}" for host in self.namenodes]
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able (a trigger's arguments, a subprocess's spec); ``from_dict`` reads it back."""
+        return {**asdict(self), "namenodes": list(self.namenodes)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> HdfsSettings:
+        return cls(
+            namenodes=tuple(data["namenodes"]),
+            http_port=int(data["http_port"]),
+            user=data["user"],
+            hdfs_uri=data["hdfs_uri"],
+        )
+
 
 def kafka_settings(conn_id: str = KAFKA_CONN_ID) -> KafkaSettings:
     from airflow.sdk import BaseHook
@@ -46,7 +58,7 @@ def kafka_settings(conn_id: str = KAFKA_CONN_ID) -> KafkaSettings:
 
 def kafka_settings_from(conn, conn_id: str) -> KafkaSettings:
     """The client config of a kafka connection; its secrets (sasl.password, ...) are masked in every log."""
-    from include.kafka_security import mask_config_secrets
+    from include.kafka.security import mask_config_secrets
 
     config = {str(k): str(v) for k, v in (conn.extra_dejson or {}).items()}
     if "bootstrap.servers" not in config:
@@ -69,3 +81,22 @@ def hdfs_settings(conn_id: str = WEBHDFS_CONN_ID) -> HdfsSettings:
         user=conn.login or "hdfs",
         hdfs_uri=str(extra.get("hdfs_uri") or f"hdfs://{hosts[0]}:8020").rstrip("/"),
     )
+
+
+@dataclass(frozen=True)
+class Connections:
+    """Where the pipeline steps find Kafka and HDFS: by default the Airflow connections the plan names; given
+    ``kafka`` and ``hdfs``, those settings for every connection id (a run outside Airflow: the bench's bare
+    run, a trigger that resolved its connection already)."""
+
+    kafka_fixed: KafkaSettings | None = None
+    hdfs_fixed: HdfsSettings | None = None
+
+    def kafka(self, conn_id: str) -> KafkaSettings:
+        return self.kafka_fixed if self.kafka_fixed is not None else kafka_settings(conn_id)
+
+    def hdfs(self) -> HdfsSettings:
+        return self.hdfs_fixed if self.hdfs_fixed is not None else hdfs_settings()
+
+
+AIRFLOW_CONNECTIONS = Connections()

@@ -6,7 +6,7 @@ Two queries read the topic, each with its own checkpoint under --checkpoint:
   archive exactly-once: a re-run continues after the last committed batch, and readers see only committed files.
 - ``console``: the same rows printed to stdout, in append mode, as the tutorial's query did.
 
-    spark-submit --jars <spark-sql-kafka jars> --py-files jobs/spark_streaming.py jobs/read_from_kafka.py \
+    spark-submit --jars <spark-sql-kafka jars> --py-files <zip of jobs/> jobs/read_from_kafka.py \
         --topic kafka-new-topic --bootstrap-servers localhost:9092 \
         --output-dir hdfs://localhost:8020/user/me/kafka-new-topic-archive --checkpoint hdfs://.../checkpoint
 """
@@ -18,7 +18,8 @@ import logging
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-from spark_streaming import (
+
+from jobs.streaming import (
     add_kafka_client_arg,
     add_trigger_args,
     build_session,
@@ -42,19 +43,20 @@ CONSUMER_OPTIONS = {
     "fetchOffset.retryIntervalMs": "1000",
     # A backlog larger than this per Kafka partition is read by several Spark tasks in parallel (a 1-partition
     # topic would otherwise be read by one core); small micro-batches stay one task (and one Parquet file).
-    # Each task pays a fixed cost (its consumer's seek and first fetch, one Parquet file and HDFS block):
-    # 500,000 read 2M records in 7.5 s against 8.0 s with 250,000 (make bench's topic, 3 runs each), and a
-    # backlog of 1M still uses both cores.
+    # Each task pays a fixed cost (its consumer's seek and first fetch, one Parquet file and HDFS block), so a
+    # split must be large enough to pay it back while a large backlog still uses every core
+    # (docs/performance.md has the measurements).
     "maxRecordsPerPartition": "500000",
-    # Larger polls and fetches: with Kafka's defaults (500 records a poll, 1 MiB a partition fetch) a task spent
-    # most of its time in poll round trips; this halved the read job's addBatch for 1M small records (make bench).
+    # Larger polls and fetches: with Kafka's defaults (500 records a poll, 1 MiB a partition fetch) a task
+    # spends most of its time in poll round trips.
     "kafka.max.poll.records": "100000",
     "kafka.max.partition.fetch.bytes": str(16 * 1024 * 1024),
     "kafka.fetch.max.bytes": str(64 * 1024 * 1024),
 }
 
 # The consumers' group ids start with this, so that a Kafka ACL can grant the reader exactly these groups
-# (include/kafka_security.py SPARK_GROUP_ID_PREFIX; Spark's default is spark-kafka-source-<uuid>).
+# (a copy of include/config.py SPARK_GROUP_ID_PREFIX, pinned by tests/unit: the job is shipped alone;
+# Spark's default is spark-kafka-source-<uuid>).
 GROUP_ID_PREFIX = "kafka-spark-airflow-spark"
 
 SINK_COLUMNS = ("key", "value", "topic", "partition", "offset", "timestamp", "topic_id")

@@ -2,7 +2,7 @@
 
 Every new file in --source-dir is read line by line (Spark's text source split on LF only, so that a line
 keeps its own bytes: invalid UTF-8 is detected per line, a CR inside a line stays in it) and checked by the
-rules of include/players.py, implemented here with Spark SQL functions (no Python UDF):
+rules of include/rows.py, implemented here with Spark SQL functions (no Python UDF):
 - a valid row goes to --topic with key = name, value = age as a decimal string;
 - any other non-blank line goes to --dlq-topic as JSON {file, line, raw, reason, truncated}.
 A large file is read by several tasks, one split each, in bounded memory (nothing is cached). Line numbers are
@@ -13,7 +13,7 @@ the rows.)
 Kafka's sink is at-least-once: a batch interrupted between the write and the checkpoint commit is written
 again on the next run.
 
-    spark-submit --jars <spark-sql-kafka jars> --py-files jobs/spark_streaming.py jobs/write_to_kafka.py \
+    spark-submit --jars <spark-sql-kafka jars> --py-files <zip of jobs/> jobs/write_to_kafka.py \
         --source-dir hdfs://localhost:8020/user/me/testdir --topic kafka-new-topic \
         --bootstrap-servers localhost:9092 --checkpoint hdfs://localhost:8020/user/me/checkpoints/...
 """
@@ -26,7 +26,8 @@ from urllib.parse import unquote
 
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
-from spark_streaming import (
+
+from jobs.streaming import (
     add_kafka_client_arg,
     add_trigger_args,
     build_session,
@@ -41,9 +42,9 @@ from spark_streaming import (
 log = logging.getLogger("jobs.write_to_kafka")
 
 MAX_AGE = 150
-MAX_NAME_CHARS = 1024  # as include/players.py: a Kafka key must fit in one message
-MAX_RAW_CHARS = 65_536  # as include/players.py: a dead letter's raw line is cut beyond this, and flagged
-WS = r"[\t\n\x0B\f\r ]"  # ASCII whitespace, as include/players.py trims
+MAX_NAME_CHARS = 1024  # as include/rows.py: a Kafka key must fit in one message
+MAX_RAW_CHARS = 65_536  # as include/rows.py: a dead letter's raw line is cut beyond this, and flagged
+WS = r"[\t\n\x0B\f\r ]"  # ASCII whitespace, as include/rows.py trims
 WS_CHARS = "\t\n\x0b\f\r "  # the same characters, for btrim
 LINE_SEPARATOR = "\n"  # LF only: a CR is stripped at the end of a line (CRLF files), kept inside one
 

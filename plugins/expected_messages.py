@@ -2,9 +2,10 @@
 
 ``ExpectedMessagesSensor`` (write_to_kafka's ``verify_messages``) checks the broker and HDFS first, failing
 fast with host and port when either is unreachable, then defers to ``ExpectedMessagesTrigger``, which runs
-include.verification.verify_write in a thread with its own deadline (``airflow dags test`` runs triggers
-inline and does not enforce the sensor's timeout: the deadline here is what ends the wait).
-The comparison itself lives in include/verification.py; this file is only the Airflow wiring.
+the pipeline's verify step (include.pipeline.write.verify) in a thread with its own deadline (``airflow dags
+test`` runs triggers inline and does not enforce the sensor's timeout: the deadline here is what ends the
+wait); back on a worker, ``check`` judges the result. The comparison itself lives in include/verify/; this
+file is only the Airflow wiring.
 """
 
 from __future__ import annotations
@@ -19,33 +20,18 @@ from typing import Any
 from airflow.sdk import BaseSensorOperator
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from include.config import KAFKA_CONN_ID, WEBHDFS_CONN_ID
+
 log = logging.getLogger(__name__)
-
-
-def _connections(kafka_conn_id: str, webhdfs_conn_id: str):
-    from include.connections import hdfs_settings, kafka_settings
-
-    return kafka_settings(kafka_conn_id), hdfs_settings(webhdfs_conn_id)
 
 
 def run_write_verification(kafka_config: dict, hdfs: dict, plan: dict, recorded: dict, timeout_s: float) -> dict:
     """Blocking: the verification the trigger runs in a thread. Returns a JSON-able summary."""
-    from include import hdfs_files, verification
-    from include.connections import HdfsSettings
+    from include.connections import Connections, HdfsSettings, KafkaSettings
+    from include.pipeline import write
 
-    settings = HdfsSettings(
-        namenodes=tuple(hdfs["namenodes"]), http_port=hdfs["http_port"], user=hdfs["user"], hdfs_uri=hdfs["hdfs_uri"]
-    )
-    report = verification.verify_write(
-        kafka_config,
-        hdfs_files.client(settings),
-        topic=plan["topic"],
-        dlq_topic=plan["dlq_topic"],
-        start_offsets=recorded["offsets"],
-        checkpoint=plan["checkpoint"],
-        batch_before=recorded["batch_before"],
-        timeout_s=timeout_s,
-    )
+    connections = Connections(KafkaSettings(kafka_config), HdfsSettings.from_dict(hdfs))
+    report = write.verify(plan, recorded, connections, timeout_s=timeout_s)
     return {**report.summary(), "complete": report.complete}
 
 
@@ -92,7 +78,7 @@ class ExpectedMessagesTrigger(BaseTrigger):
 class ExpectedMessagesSensor(BaseSensorOperator):
     """Waits until the messages a write_to_kafka run must have produced are in its topics, no more, no less.
 
-    :param plan: the run plan (include.run_plan.plan_write), usually an XComArg
+    :param plan: the run plan (include.plans.WritePlan as a dict), usually an XComArg
     :param recorded: offsets of both topics and the checkpoint's last batch before the job (record_offsets)
     :param fail_on_duplicates: duplicates (at-least-once re-writes) fail the task instead of being reported
     """
@@ -105,8 +91,8 @@ class ExpectedMessagesSensor(BaseSensorOperator):
         plan: Any,
         recorded: Any,
         fail_on_duplicates: Any = False,
-        kafka_conn_id: str = "kafka_default",
-        webhdfs_conn_id: str = "webhdfs_default",
+        kafka_conn_id: str = KAFKA_CONN_ID,
+        webhdfs_conn_id: str = WEBHDFS_CONN_ID,
         deferrable: bool = True,
         **kwargs: Any,
     ) -> None:
@@ -118,17 +104,14 @@ class ExpectedMessagesSensor(BaseSensorOperator):
         self.deferrable = deferrable
 
     def execute(self, context: Any) -> Any:
-        from include import hdfs_files, kafka_topics
+        from include.connections import hdfs_settings, kafka_settings
+        from include.hdfs import client
+        from include.kafka import admin
 
-        kafka, hdfs = _connections(self.kafka_conn_id, self.webhdfs_conn_id)
-        kafka_topics.check_broker(kafka.config)  # fail fast, naming host and port
-        hdfs_files.client(hdfs)
-        hdfs_dict = {
-            "namenodes": list(hdfs.namenodes),
-            "http_port": hdfs.http_port,
-            "user": hdfs.user,
-            "hdfs_uri": hdfs.hdfs_uri,
-        }
+        kafka, hdfs = kafka_settings(self.kafka_conn_id), hdfs_settings(self.webhdfs_conn_id)
+        admin.check_broker(kafka.config)  # fail fast, naming host and port
+        client.client(hdfs)
+        hdfs_dict = hdfs.to_dict()
         if not self.deferrable:
             summary = run_write_verification(kafka.config, hdfs_dict, self.plan, self.recorded, float(self.timeout))
             return self.execute_complete(context, {"status": "done", **summary})
@@ -141,7 +124,7 @@ class ExpectedMessagesSensor(BaseSensorOperator):
         )
 
     def execute_complete(self, context: Any, event: dict) -> dict:
-        from include.verification import VerificationFailed
+        from include.pipeline import write
 
         if event.get("status") != "done":
             raise RuntimeError(f"verification could not run: {event.get('error')}")
@@ -149,19 +132,7 @@ class ExpectedMessagesSensor(BaseSensorOperator):
         self.log.info("verification: %s", json.dumps(counts, sort_keys=True))
         for line in event.get("diff", []):
             self.log.info("%s", line)
-        if not event["complete"]:
-            raise VerificationFailed(
-                f"{self.plan['topic']}: the messages that arrived are not the expected ones "
-                f"({event['missing']} missing, {event['unexpected']} unexpected):\n" + "\n".join(event["diff"])
-            )
-        if event["duplicates"]:
-            message = (
-                f"{event['duplicates']} duplicate message(s): an interrupted batch was written again "
-                "(Kafka's sink is at-least-once)"
-            )
-            if self.fail_on_duplicates:
-                raise VerificationFailed(message + "; failing because fail_on_duplicates is set")
-            self.log.warning("%s; not failing (fail_on_duplicates is false)", message)
+        write.check({**self.plan, "fail_on_duplicates": self.fail_on_duplicates}, event)
         self._emit_topic_asset(context)
         return {k: v for k, v in event.items() if k != "diff"}
 

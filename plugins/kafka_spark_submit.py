@@ -7,6 +7,10 @@ and deletes the file when spark-submit ends, whatever the outcome. So the passwo
 argv (``ps``), not in ``--conf`` (Spark's UI, event log), not in ``env_vars`` (a rendered template field,
 stored and shown by Airflow), and not in the task log (the connection's secrets are also registered with
 Airflow's masker). A plaintext connection adds nothing.
+
+What the job needs besides its arguments is resolved when the task runs, not when the DAG is parsed
+(include/spark_app.py): ``--py-files`` is a zip of the ``jobs`` package built on this worker, and the Kafka
+connector is ``--jars`` from ``$SPARK_KAFKA_JARS_DIR`` or ``--packages``, unless the DAG gives them.
 """
 
 from __future__ import annotations
@@ -15,17 +19,26 @@ from typing import Any
 
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 
+from include.config import KAFKA_CONN_ID
+
 
 class KafkaSparkSubmitOperator(SparkSubmitOperator):
     template_fields = (*SparkSubmitOperator.template_fields, "kafka_conn_id")
 
-    def __init__(self, *, kafka_conn_id: str = "kafka_default", **kwargs: Any) -> None:
+    def __init__(self, *, kafka_conn_id: str = KAFKA_CONN_ID, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.kafka_conn_id = kafka_conn_id
 
     def execute(self, context: Any) -> None:
+        from include import spark_app
         from include.connections import kafka_settings
-        from include.kafka_security import java_client_options, principal, private_client_file
+        from include.kafka.security import java_client_options, principal, private_client_file
+
+        if not self.py_files:
+            self.py_files = str(spark_app.jobs_archive())
+        if not (self.jars or self.packages):
+            for option, value in spark_app.kafka_connector().items():
+                setattr(self, option, value)
 
         config = kafka_settings(self.kafka_conn_id).config
         options = java_client_options(config)

@@ -52,12 +52,13 @@ def spark():
     fixture's session, with whatever jars that one had."""
     from pyspark.sql import SparkSession
 
-    from include.run_plan import spark_kafka_jars
+    from include.spark_app import kafka_connector
 
+    connector = kafka_connector()  # the DAGs' own: --jars from $SPARK_KAFKA_JARS_DIR, else --packages
     session = (
         SparkSession.builder.master("local[2]")
         .appName("tests")
-        .config("spark.jars", spark_kafka_jars())
+        .config("spark.jars" if "jars" in connector else "spark.jars.packages", *connector.values())
         .config("spark.ui.enabled", "false")
         .config("spark.sql.shuffle.partitions", "2")
         .getOrCreate()
@@ -117,7 +118,7 @@ def new_read_target(
     Returns (output_dir, checkpoint) of the read job's plan."""
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    from include.run_plan import checkpoint_for
+    from include.plans import checkpoint_for
 
     home = f"/user/{hdfs_user()}/{topic}"
     output_dir = f"{home}/archive"

@@ -1,6 +1,6 @@
 """The parse ceiling: the write job's own parsing functions, from the CSV on HDFS to Spark's ``noop`` sink.
 
-    spark-submit ... --py-files jobs/spark_streaming.py,jobs/write_to_kafka.py bench/apps/parse_noop.py \
+    spark-submit ... --py-files <zip of jobs/> bench/apps/parse_noop.py \
         --source hdfs://localhost:8020/user/me/bench-x/landing
 
 Reads the files as the write job does (text lines, numbered per split), runs parse_lines ->
@@ -17,7 +17,8 @@ import time
 
 from pyspark.sql import Observation, SparkSession
 from pyspark.sql import functions as F
-from write_to_kafka import parse_lines, raw_lines, read_text, to_valid_messages
+
+from jobs.write_to_kafka import parse_lines, raw_lines, read_text, to_valid_messages
 
 
 def main(argv: list[str] | None = None) -> None:

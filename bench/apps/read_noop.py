@@ -1,6 +1,6 @@
 """The read ceiling: Spark's Kafka source alone, as the read job builds it, into Spark's ``noop`` sink.
 
-    spark-submit ... --py-files jobs/spark_streaming.py,jobs/read_from_kafka.py bench/apps/read_noop.py \
+    spark-submit ... --py-files <zip of jobs/> bench/apps/read_noop.py \
         <the read job's own arguments: --topic ... --bootstrap-servers ... --output-dir ... --checkpoint ...>
 
 Parses the job's arguments with the job's ``parse_args``, builds the job's stream (``kafka_stream``: the same
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import sys
 
-from read_from_kafka import kafka_stream, parse_args
-from spark_streaming import build_session, run_queries, setup_logging, with_trigger
+from jobs.read_from_kafka import kafka_stream, parse_args
+from jobs.streaming import build_session, run_queries, setup_logging, with_trigger
 
 
 def main(argv: list[str] | None = None) -> None:

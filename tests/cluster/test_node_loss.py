@@ -17,7 +17,7 @@ from hdfs.util import HdfsError
 
 from devstack import health, nodes
 from devstack.engine import Stack
-from include.run_plan import checkpoint_for
+from include.plans import checkpoint_for
 from tests.cluster.conftest import (
     BOOTSTRAP,
     HDFS_URI,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from include.kafka_topics import CLUSTER_DEFAULT, TopicMismatch, ensure_topic
+from include.kafka.admin import CLUSTER_DEFAULT, TopicMismatch, ensure_topic
 
 pytestmark = pytest.mark.cluster
 

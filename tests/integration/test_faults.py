@@ -18,7 +18,9 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from devstack.engine import Stack
-from include.run_plan import DEFAULT_PLAYERS_CSV, JOBS_DIR, checkpoint_for, spark_kafka_jars
+from include.config import DEFAULT_PLAYERS_CSV
+from include.plans import checkpoint_for
+from include.spark_app import application, jobs_archive, kafka_connector
 from tests.conftest import (
     HDFS_URI,
     BackgroundDagRun,
@@ -136,11 +138,10 @@ def test_a_checkpoint_reused_for_another_topic_is_refused_with_an_explanation(ta
             str(Path(sys.executable).parent / "spark-submit"),
             "--master",
             "local[1]",
-            "--jars",
-            spark_kafka_jars(),
+            *(f"--{option}={value}" for option, value in kafka_connector().items()),
             "--py-files",
-            str(JOBS_DIR / "spark_streaming.py"),
-            str(JOBS_DIR / "write_to_kafka.py"),
+            str(jobs_archive()),
+            application("write_to_kafka"),
             "--source-dir",
             f"{HDFS_URI}{target['hdfs_dir']}",
             "--topic",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from include.run_plan import checkpoint_for
+from include.plans import checkpoint_for
 from tests.conftest import HDFS_URI, hdfs_user, produce_records, run_dag
 
 pytestmark = pytest.mark.integration

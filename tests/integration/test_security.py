@@ -32,9 +32,9 @@ from devstack.secure import (
     secure_bootstrap,
     secure_connection,
 )
-from include.kafka_security import GROUP_PREFIX
-from include.kafka_topics import AUTHORIZATION_FAILED, KafkaAccessDenied, ensure_topic, require_operations
-from include.run_plan import DEFAULT_PLAYERS_CSV, checkpoint_for
+from include.config import DEFAULT_PLAYERS_CSV, GROUP_PREFIX
+from include.kafka.admin import AUTHORIZATION_FAILED, KafkaAccessDenied, ensure_topic, require_operations
+from include.plans import checkpoint_for
 from tests.conftest import ROOT, BackgroundDagRun, hdfs_user, run_dag
 
 pytestmark = pytest.mark.integration

@@ -1,6 +1,7 @@
 """The jobs' driver JVM really maps the class-data-sharing archive (devstack/cds.py): `make setup` builds
 it, `make up` trains it again on the running stack, so that the Kafka clients and the HDFS client come from
-it too."""
+it too. The option reaches spark-submit through the local stack's environment, never through the DAGs' own
+settings (include/config.py SPARK_CONF)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import subprocess
 from pathlib import Path
 
 from devstack import cds as spark_cds
-from include.run_plan import PROJECT_ROOT, SPARK_CONF, spark_kafka_jars
+from include.config import PROJECT_ROOT, SPARK_CONF
+from include.spark_app import kafka_connector
 from tests.conftest import BOOTSTRAP, HDFS_URI, hdfs_user, produce_records
 
 
@@ -19,7 +21,8 @@ def class_loads(app: Path, args: list[str], log: Path) -> list[str]:
     command = [
         "spark-submit",
         *("--conf", f"spark.driver.extraJavaOptions={options} -Xlog:class+load=info:file={log}"),
-        *("--conf", "spark.ui.enabled=false", "--jars", spark_kafka_jars()),
+        *("--conf", "spark.ui.enabled=false"),
+        *(f"--{option}={value}" for option, value in kafka_connector().items()),
         str(app),
         *args,
     ]
@@ -37,7 +40,8 @@ def loaded_from_archive(lines: list[str], class_name: str) -> bool:
 def test_the_driver_loads_most_spark_classes_from_the_shared_archive(stack, tmp_path):
     archive = spark_cds.archive_path()
     assert archive.is_file(), f"no class-data-sharing archive at {archive}: run 'make setup'"
-    assert f"-XX:SharedArchiveFile={archive}" in SPARK_CONF["spark.driver.extraJavaOptions"]
+    # the DAGs never name it: the local stack's environment gives it to spark-submit
+    assert "SharedArchiveFile" not in SPARK_CONF["spark.driver.extraJavaOptions"]
     loaded = class_loads(PROJECT_ROOT / "bench" / "apps" / "submit_probe.py", [], tmp_path / "probe.log")
     shared = [line for line in loaded if "shared objects file (top)" in line]
     spark = [line for line in loaded if " org.apache.spark." in line]
@@ -64,7 +68,7 @@ def test_the_archive_trained_on_the_stack_holds_the_kafka_consumer_and_the_hdfs_
 ):
     archive = spark_cds.archive_path()
     assert spark_cds.training_of(archive) == spark_cds.STACK, f"{archive} was not trained on the stack: 'make up'"
-    from include.kafka_topics import ensure_topic
+    from include.kafka.admin import ensure_topic
 
     topic = f"cds-{unique}"
     cleanup_topics(topic)

@@ -12,8 +12,8 @@ from devstack import engine
 from devstack.engine import Stack, StackError
 from devstack.nodes import Check, Node, Profile, stack_dir
 from include.connections import HdfsSettings
-from include.hdfs_files import HdfsUnreachable, client
-from include.kafka_topics import KafkaUnreachable, check_broker
+from include.hdfs.client import HdfsUnreachable, client
+from include.kafka.admin import KafkaUnreachable, check_broker
 
 pytestmark = pytest.mark.integration
 

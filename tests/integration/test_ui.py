@@ -35,7 +35,7 @@ import requests
 
 from devstack import ui
 from devstack.engine import port_owner
-from include.run_plan import checkpoint_for
+from include.plans import checkpoint_for
 from tests.conftest import ROOT, consume_all, hdfs_user
 from tests.integration.test_write_to_kafka_dag import PLAYERS
 

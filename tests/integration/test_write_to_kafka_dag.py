@@ -9,7 +9,8 @@ import time
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from include.run_plan import DEFAULT_PLAYERS_CSV, checkpoint_for
+from include.config import DEFAULT_PLAYERS_CSV
+from include.plans import checkpoint_for
 from tests.conftest import BackgroundDagRun, consume_all, hdfs_user, run_dag
 
 pytestmark = pytest.mark.integration

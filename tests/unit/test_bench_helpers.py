@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bench import players_data, stats
-from include.players import parse_players
+from include.rows import parse_players
 
 PRODUCER_OUTPUT = """\
 343721 records sent, 68744.2 records/sec (1.44 MB/sec), 180.5 ms avg latency, 590.0 ms max latency.
@@ -109,7 +109,7 @@ def test_bench_stage_selection_adds_what_a_stage_needs_and_keeps_the_order():
 
 
 def test_batch_progress_lines_are_read_from_the_job_output_per_query():
-    from bench.run import batch_progress_lines
+    from bench.stages.common import batch_progress_lines
 
     output = "\n".join(
         [

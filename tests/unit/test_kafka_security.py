@@ -9,20 +9,21 @@ import stat
 from pathlib import Path
 
 import pytest
-from spark_streaming import kafka_client_options
 
 from devstack import acl as kafka_acl
 from devstack import secure
 from devstack.secure import client_config, secure_connection
+from include.config import SPARK_CONF
 from include.connections import HdfsSettings, KafkaSettings
-from include.kafka_security import (
+from include.kafka.security import (
     jaas_config,
     java_client_options,
     principal,
     private_client_file,
     secret_values,
 )
-from include.run_plan import SPARK_CONF, kafka_conn_ids, plan_read, plan_write
+from include.plans import kafka_conn_ids, plan_read, plan_write
+from jobs.streaming import kafka_client_options
 
 SECURE = client_config("writer", 'pa"ss\\word', "/ca.pem", "localhost:9093")
 
@@ -94,10 +95,10 @@ def test_plans_carry_the_job_and_admin_connection_ids():
     kafka = KafkaSettings({"bootstrap.servers": "localhost:9093"})
     hdfs = HdfsSettings(namenodes=("nn",), http_port=9870, user="ana", hdfs_uri="hdfs://nn:8020")
     write = plan_write({"source_csv": "/x.csv", "partitions": 1, "replication_factor": 1}, kafka, hdfs)
-    assert (write["kafka_conn_id"], write["kafka_admin_conn_id"]) == ("kafka_default", "kafka_default")
+    assert (write.kafka_conn_id, write.kafka_admin_conn_id) == ("kafka_default", "kafka_default")
     read = plan_read({"kafka_conn_id": "kafka_secure_reader", "kafka_admin_conn_id": "kafka_secure_admin"}, kafka, hdfs)
-    assert (read["kafka_conn_id"], read["kafka_admin_conn_id"]) == ("kafka_secure_reader", "kafka_secure_admin")
-    assert not any("sasl" in str(arg) or "password" in str(arg) for arg in read["job_args"] + write["job_args"])
+    assert (read.kafka_conn_id, read.kafka_admin_conn_id) == ("kafka_secure_reader", "kafka_secure_admin")
+    assert not any("sasl" in str(arg) or "password" in str(arg) for arg in read.spark_args + write.spark_args)
     with pytest.raises(ValueError, match="kafka_conn_id must be an Airflow connection id"):
         kafka_conn_ids({"kafka_conn_id": "bad id; rm -rf"})
 
@@ -149,9 +150,8 @@ def test_reader_may_read_and_describe_the_topic_and_read_the_projects_consumer_g
 
 
 def test_spark_read_jobs_consumer_groups_are_inside_the_readers_group_acl():
-    from read_from_kafka import GROUP_ID_PREFIX
-
-    from include.kafka_security import GROUP_PREFIX, SPARK_GROUP_ID_PREFIX
+    from include.config import GROUP_PREFIX, SPARK_GROUP_ID_PREFIX
+    from jobs.read_from_kafka import GROUP_ID_PREFIX
 
     assert GROUP_ID_PREFIX == SPARK_GROUP_ID_PREFIX
     assert GROUP_ID_PREFIX.startswith(GROUP_PREFIX)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from include.players import MAX_RAW_CHARS, DeadLetter, Player, looks_binary, parse_players
+from include.rows import MAX_RAW_CHARS, DeadLetter, Player, looks_binary, parse_players
 
 
 def parse(data: bytes):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from include.hdfs_files import SourceFileError, check_source_file, content_name
+from include.hdfs.ingest import SourceFileError, check_source_file, content_name
 
 
 def test_a_good_file_passes(tmp_path):

@@ -11,7 +11,7 @@ import pytest
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
-from include.players import parse_players as reference
+from include.rows import parse_players as reference
 from jobs.write_to_kafka import MAX_RAW_CHARS, parse_lines, parse_players, raw_lines, read_text, to_messages
 
 

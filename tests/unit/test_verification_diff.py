@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from include.verification import MultisetDiff, offsets_gone, sink_ranges
+from include.verify.diff import MultisetDiff
+from include.verify.read import offsets_gone, sink_ranges
 
 
 def test_exact_match_has_no_diff():
@@ -29,7 +30,7 @@ def test_a_row_nobody_expected_is_unexpected_not_a_duplicate():
 
 def test_sink_range_starts_where_the_query_started_but_not_before_what_the_topic_still_has():
     recorded = {"low": {"0": 5, "1": 0}, "end": {"0": 20, "1": 7}}
-    assert sink_ranges(recorded, {0: 0, 1: 3}) == {"0": [5, 20], "1": [3, 7]}
+    assert sink_ranges(recorded["low"], recorded["end"], {}, {0: 0, 1: 3}) == {"0": [5, 20], "1": [3, 7]}
 
 
 def test_offsets_deleted_by_retention_are_counted():

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pyspark
 
-from include.run_plan import PROJECT_ROOT, spark_kafka_jars_dir
+from include.config import PROJECT_ROOT
+from include.spark_app import connector_jars_dir
 
 POM = PROJECT_ROOT / "devstack" / "pom.xml"
 
@@ -30,7 +31,8 @@ def test_pyspark_and_pyspark_client_distributions_agree():
 
 
 def test_kafka_connector_is_built_for_the_same_spark():
-    assert _jar_version(spark_kafka_jars_dir(), "spark-sql-kafka-0-10_2.13") == pyspark.__version__
+    folder = connector_jars_dir() or PROJECT_ROOT / ".stack" / "jars" / "spark-kafka"  # the Makefile's
+    assert _jar_version(folder, "spark-sql-kafka-0-10_2.13") == pyspark.__version__
     pinned = re.search(r"<spark.version>(.+?)</spark.version>", POM.read_text()).group(1)
     assert pinned == pyspark.__version__
 

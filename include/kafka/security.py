@@ -1,20 +1,14 @@
-"""Secured Kafka: the three principals, their client configs, and how a secret reaches Spark without a trace.
-
-The local broker's SASL_SSL listener (``localhost:9093``, SCRAM-SHA-512, ACLs on; see devstack/secure.py)
-has three principals, each an Airflow connection (locally served by devstack/secrets_backend.py from the 0600
-secrets file, never from the repo, the Makefile or an environment variable; a deployment's own secrets backend
-serves them elsewhere):
-
-| connection | principal | may |
-|---|---|---|
-| ``kafka_secure_admin`` | ``admin`` | everything (super user): create topics, grant ACLs, verify |
-| ``kafka_secure_writer`` | ``writer`` | WRITE + DESCRIBE the topics granted to it (and their ``.dlq``) |
-| ``kafka_secure_reader`` | ``reader`` | READ + DESCRIBE its topics; READ groups ``kafka-spark-airflow*`` |
+"""Secured Kafka: who a connection is, its secrets kept out of every log, and how a secret reaches Spark
+without a trace.
 
 A connection's ``extra`` is a confluent-kafka configuration. Spark's Kafka connector is a Java client:
 ``java_client_options`` turns the same settings into Java properties (``sasl.jaas.config``, a PEM
 truststore). They travel to the Spark driver in a 0600 file whose *path* is the only thing on spark-submit's
 command line (plugins/kafka_spark_submit.py); the job reads it and sets the options in memory.
+
+The local stack's three principals (``kafka_secure_admin`` / ``_writer`` / ``_reader`` on the SASL_SSL
+listener ``localhost:9093``) are served by the local secrets backend (include/secrets_backend.py, the local
+stack's); a deployment gives the same connection ids from its own vault.
 """
 
 from __future__ import annotations
@@ -27,11 +21,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-SCRAM_MECHANISM = "SCRAM-SHA-512"
-# Every consumer group of this project starts with this (Spark's groupIdPrefix, the verifiers' groups): the
-# reader's group ACL is PREFIXED on it.
-GROUP_PREFIX = "kafka-spark-airflow"
-SPARK_GROUP_ID_PREFIX = f"{GROUP_PREFIX}-spark"
 # Keys of a client config whose values are secret (masked in Airflow logs; never on a command line)
 SECRET_KEY = re.compile(r"(?i)password|secret|jaas|token|credential")
 

@@ -1,4 +1,4 @@
-"""Kafka topics: reachability, idempotent creation, offsets, and reading a bounded range of records.
+"""Kafka administration: is the broker there, do the topics exist as asked, may a principal use them.
 
 One implementation for both DAGs. Every call has a deadline; an unreachable broker fails fast with an
 error that names host and port.
@@ -10,13 +10,13 @@ import logging
 import re
 import socket
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
+
+from include.config import DLQ_SUFFIX, KAFKA_TOPIC_MAX_CHARS, TOPIC_CHARS, TOPIC_PATTERN
 
 log = logging.getLogger(__name__)
 
-TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
-DLQ_SUFFIX = ".dlq"
 DEFAULT_TIMEOUT_S = 10.0
 # replication_factor of ensure_topic: the brokers' own default.replication.factor (what a user of a cluster
 # expects when they don't say), looked up on the cluster and required of an existing topic too
@@ -44,7 +44,7 @@ AUTHORIZATION_FAILED = (29, 30, 31)
 
 
 def _principal(config: dict[str, str]) -> str:
-    from include.kafka_security import principal
+    from include.kafka.security import principal
 
     return principal(config)
 
@@ -61,7 +61,7 @@ def require_operations(
     from confluent_kafka.admin import AdminClient
 
     who = _principal(config)
-    admin = AdminClient(_quiet(config))
+    admin = AdminClient(quiet_config(config))
     futures = admin.describe_topics(
         TopicCollection(topics), request_timeout=timeout, include_authorized_operations=True
     )
@@ -96,18 +96,27 @@ def dlq_topic(topic: str) -> str:
 
 
 def validate_topic_name(topic: str) -> str:
-    """Kafka's own rules, checked before anything talks to a broker."""
+    """A topic a user names (it gets a dead-letter topic): config.TOPIC_PATTERN, checked before anything talks
+    to a broker."""
     if not isinstance(topic, str) or not topic.strip():
         raise ValueError("topic is empty: give a Kafka topic name such as 'kafka-new-topic'")
     if topic in (".", ".."):
         raise ValueError(f"topic {topic!r} is not allowed by Kafka")
-    if not TOPIC_NAME.match(topic):
+    if not re.fullmatch(TOPIC_PATTERN, topic):
+        raise ValueError(
+            f"invalid topic name {topic!r}: Kafka allows only ASCII letters, digits, '.', '_' and '-', and "
+            f"its dead-letter topic {dlq_topic(topic)!r} must fit Kafka's {KAFKA_TOPIC_MAX_CHARS} characters"
+        )
+    return topic
+
+
+def check_kafka_topic_name(topic: str) -> str:
+    """Any topic Kafka accepts (a dead-letter topic included): Kafka's characters, at most its length."""
+    if topic in (".", "..") or not re.fullmatch(f"[{TOPIC_CHARS}]{{1,{KAFKA_TOPIC_MAX_CHARS}}}", topic or ""):
         raise ValueError(
             f"invalid topic name {topic!r}: Kafka allows only ASCII letters, digits, '.', '_' and '-', "
-            "at most 249 characters"
+            f"at most {KAFKA_TOPIC_MAX_CHARS} characters"
         )
-    if len(dlq_topic(topic)) > 249:
-        raise ValueError(f"topic {topic!r} is too long: its dead-letter topic {dlq_topic(topic)!r} must fit 249")
     return topic
 
 
@@ -156,14 +165,14 @@ def check_broker(config: dict[str, str], timeout: float = DEFAULT_TIMEOUT_S) -> 
     else:
         raise KafkaUnreachable(f"Kafka broker unreachable at {', '.join(errors)} - is it running? (locally: 'make up')")
     try:
-        AdminClient(_quiet(config)).list_topics(timeout=timeout)
+        AdminClient(quiet_config(config)).list_topics(timeout=timeout)
     except KafkaException as exc:
         raise KafkaUnreachable(
             f"Kafka broker at {bootstrap} accepted a connection but answered no metadata within {timeout:.0f}s: {exc}"
         ) from exc
 
 
-def _quiet(config: dict[str, str]) -> dict[str, str]:
+def quiet_config(config: dict[str, str]) -> dict[str, str]:
     """Client config that gives up on a dead broker instead of logging reconnects forever."""
     out = dict(config)
     out.setdefault("socket.connection.setup.timeout.ms", "5000")
@@ -178,6 +187,20 @@ class TopicState:
     replication_factor: int
     created: bool
     min_insync_replicas: int = 1
+
+
+@dataclass(frozen=True)
+class TopicsReady:
+    """The topics a job uses, as they are after create_topics: {name: {partitions, replication_factor,
+    created}} in XCom (the same shape in both DAGs)."""
+
+    topics: tuple[TopicState, ...]
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return {
+            t.name: {"partitions": t.partitions, "replication_factor": t.replication_factor, "created": t.created}
+            for t in self.topics
+        }
 
 
 def ensure_topic(
@@ -197,10 +220,10 @@ def ensure_topic(
     from confluent_kafka import KafkaError, KafkaException
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    validate_topic_name(topic)
+    check_kafka_topic_name(topic)
     if partitions is not None and partitions < 1:
         raise ValueError(f"partitions must be >= 1, got {partitions}")
-    admin = AdminClient(_quiet(config))
+    admin = AdminClient(quiet_config(config))
     if (
         replication_factor is not None
         and replication_factor != CLUSTER_DEFAULT
@@ -363,7 +386,7 @@ def require_topic(config: dict[str, str], topic: str, timeout: float = DEFAULT_T
     """The partition count of an existing topic; a clear error when it does not exist."""
     from confluent_kafka.admin import AdminClient
 
-    state = describe_topic(AdminClient(_quiet(config)), topic, timeout)
+    state = describe_topic(AdminClient(quiet_config(config)), topic, timeout)
     if state is None:
         raise ValueError(
             f"topic {topic!r} does not exist on {config['bootstrap.servers']}: create it first (create_topic)"
@@ -376,101 +399,6 @@ def topic_id(config: dict[str, str], topic: str, timeout: float = DEFAULT_TIMEOU
     from confluent_kafka import TopicCollection
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient(_quiet(config))
+    admin = AdminClient(quiet_config(config))
     description = admin.describe_topics(TopicCollection([topic]), request_timeout=timeout)[topic].result(timeout)
     return str(description.topic_id)
-
-
-def watermarks(config: dict[str, str], topic: str, timeout: float = DEFAULT_TIMEOUT_S) -> dict[int, tuple[int, int]]:
-    """{partition: (low, high)} offsets of ``topic`` right now."""
-    from confluent_kafka import Consumer, TopicPartition
-
-    consumer = Consumer({**_quiet(config), "group.id": "kafka-spark-airflow-offsets", "enable.auto.commit": False})
-    try:
-        metadata = consumer.list_topics(topic=topic, timeout=timeout)
-        info = metadata.topics.get(topic)
-        if info is None or not info.partitions:
-            raise ValueError(f"topic {topic!r} does not exist on {config['bootstrap.servers']}")
-        out = {}
-        for partition in sorted(info.partitions):
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
-            out[partition] = (low, high)
-        return out
-    finally:
-        consumer.close()
-
-
-def end_offsets(config: dict[str, str], topic: str, timeout: float = DEFAULT_TIMEOUT_S) -> dict[str, int]:
-    """{partition (as str, for XCom/JSON): high watermark}."""
-    return {str(p): high for p, (_, high) in watermarks(config, topic, timeout).items()}
-
-
-@dataclass(frozen=True)
-class Record:
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    timestamp_ms: int
-
-
-def read_range(
-    config: dict[str, str],
-    topic: str,
-    start: dict[int, int],
-    end: dict[int, int],
-    deadline_s: float,
-) -> Iterator[Record]:
-    """Every record of ``topic`` with start[p] <= offset < end[p], by partition; no consumer group offsets kept.
-
-    Raises TimeoutError naming what is missing when the range can't be read before the deadline.
-    """
-    from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
-
-    todo = {p: (start.get(p, 0), e) for p, e in end.items() if e > start.get(p, 0)}
-    if not todo:
-        return
-    consumer = Consumer(
-        {
-            **_quiet(config),
-            "group.id": "kafka-spark-airflow-verify",
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-            "auto.offset.reset": "error",
-        }
-    )
-    try:
-        consumer.assign([TopicPartition(topic, p, s) for p, (s, _) in todo.items()])
-        position = {p: s for p, (s, _) in todo.items()}
-        deadline = time.monotonic() + deadline_s
-        while todo:
-            if time.monotonic() > deadline:
-                missing = {p: f"{position[p]}..{todo[p][1] - 1}" for p in todo}
-                raise TimeoutError(
-                    f"reading {topic} from {config['bootstrap.servers']}: offsets {missing} not read "
-                    f"within {deadline_s:.0f}s"
-                )
-            batch = consumer.consume(num_messages=5000, timeout=1.0)
-            for msg in batch:
-                err = msg.error()
-                if err is not None:
-                    if err.code() == KafkaError._PARTITION_EOF:
-                        # offsets may have gaps (e.g. transaction markers): at EOF past the end, the range is done
-                        if msg.partition() in todo and msg.offset() >= todo[msg.partition()][1]:
-                            del todo[msg.partition()]
-                        continue
-                    raise KafkaException(err)
-                p, off = msg.partition(), msg.offset()
-                if p not in todo:
-                    continue
-                position[p] = off + 1
-                if off >= todo[p][1]:
-                    del todo[p]
-                    consumer.pause([TopicPartition(topic, p)])
-                    continue
-                yield Record(p, off, msg.key(), msg.value(), msg.timestamp()[1])
-                if off + 1 >= todo[p][1]:
-                    del todo[p]
-                    consumer.pause([TopicPartition(topic, p)])
-    finally:
-        consumer.close()

@@ -16,7 +16,7 @@ import posixpath
 import re
 from urllib.parse import unquote, urlparse
 
-from include.hdfs_files import list_names, read_bytes
+from include.hdfs.client import list_names, read_bytes
 
 _BATCH = re.compile(r"^(\d+)(\.compact)?$")
 

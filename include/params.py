@@ -1,17 +1,21 @@
 """The params both DAGs offer, defined once: the topic, the Spark trigger and the Kafka connections.
 
 Each function returns ``{name: Param}`` entries for a DAG's ``params``; the words that differ between the
-DAGs (what the topic holds, what each connection does) are the arguments. include/run_plan.py checks the
-values again at run time (validate_params), whatever the form allowed.
+DAGs (what the topic holds, what each connection does) are the arguments. include/plans.py checks the
+values again at run time (validate_params), whatever the form allowed. ``xcom`` is how an operator's
+templated argument names one field of an earlier task's result (a plan, a record).
 """
 
 from __future__ import annotations
 
 from airflow.sdk import Param
 
-from include.run_plan import DEFAULT_TOPIC, KAFKA_CONN_ID, TRIGGERS
+from include.config import DEFAULT_TOPIC, KAFKA_CONN_ID, TOPIC_PATTERN, TRIGGERS
 
-TOPIC_PATTERN = r"^[A-Za-z0-9._-]{1,245}$"
+
+def xcom(task_id: str, field: str) -> str:
+    """A template for one field of ``task_id``'s returned dict (rendered as a native object by the DAGs)."""
+    return "{{ ti.xcom_pull(task_ids='" + task_id + "')['" + field + "'] }}"
 
 
 def topic_param(description: str) -> dict[str, Param]:

@@ -1,6 +1,7 @@
 """What both Spark jobs share: the session, the trigger (and how a timed run stops), and the checkpoint guard.
 
-Shipped next to each job with spark-submit's --py-files; no Airflow imports.
+Shipped with each job in the jobs package zip (spark-submit --py-files, include/spark_app.py jobs_archive);
+no Airflow imports, nothing of include/.
 """
 
 from __future__ import annotations

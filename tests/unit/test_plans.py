@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from include.connections import HdfsSettings, KafkaSettings
-from include.run_plan import checkpoint_for, plan_read, plan_write, resolve_hdfs_dir
+from include.plans import checkpoint_for, plan_read, plan_write, resolve_hdfs_dir
 
 KAFKA = KafkaSettings({"bootstrap.servers": "b1:9092,b2:9092"})
 HDFS = HdfsSettings(namenodes=("nn",), http_port=9870, user="ana", hdfs_uri="hdfs://nn:8020")
@@ -25,16 +25,16 @@ READ = {"topic": "kafka-new-topic", "messages": [], "output_dir": "", "starting_
 
 def test_write_plan_resolves_relative_dirs_under_the_users_home_and_names_the_dlq():
     plan = plan_write(WRITE, KAFKA, HDFS)
-    assert plan["hdfs_dir"] == "/user/ana/testdir"
-    assert plan["dlq_topic"] == "kafka-new-topic.dlq"
-    assert plan["job_args"][:2] == ["--source-dir", "hdfs://nn:8020/user/ana/testdir"]
-    assert "--bootstrap-servers" in plan["job_args"]
-    assert plan["asset_uri"] == "kafka://b1:9092/kafka-new-topic"
+    assert plan.hdfs_dir == "/user/ana/testdir"
+    assert plan.dlq_topic == "kafka-new-topic.dlq"
+    assert plan.spark_args[:2] == ["--source-dir", "hdfs://nn:8020/user/ana/testdir"]
+    assert "--bootstrap-servers" in plan.spark_args
+    assert plan.asset_uri == "kafka://b1:9092/kafka-new-topic"
 
 
 def test_processing_time_passes_interval_and_run_seconds_to_the_job():
     plan = plan_write(WRITE | {"trigger": "processingTime", "interval_seconds": 2, "run_seconds": 30}, KAFKA, HDFS)
-    args = plan["job_args"]
+    args = plan.spark_args
     assert args[args.index("--trigger") + 1] == "processingTime"
     assert args[args.index("--run-seconds") + 1] == "30.0"
 
@@ -78,7 +78,7 @@ def test_bad_read_params_are_refused_with_a_clear_message(change, message):
 
 
 def test_read_output_dir_defaults_to_topic_archive_in_home():
-    assert plan_read(READ, KAFKA, HDFS)["output_dir"] == "/user/ana/kafka-new-topic-archive"
+    assert plan_read(READ, KAFKA, HDFS).output_dir == "/user/ana/kafka-new-topic-archive"
 
 
 def test_each_query_gets_its_own_checkpoint():
@@ -95,5 +95,5 @@ def test_absolute_dirs_are_normalised():
 
 
 def test_replication_factor_left_empty_means_the_clusters_default():
-    assert plan_write(WRITE | {"replication_factor": None}, KAFKA, HDFS)["replication_factor"] == "cluster-default"
-    assert plan_write(WRITE | {"replication_factor": 3}, KAFKA, HDFS)["replication_factor"] == 3
+    assert plan_write(WRITE | {"replication_factor": None}, KAFKA, HDFS).replication_factor == "cluster-default"
+    assert plan_write(WRITE | {"replication_factor": 3}, KAFKA, HDFS).replication_factor == 3

@@ -1,7 +1,4 @@
-"""HDFS through WebHDFS: a client with deadlines, atomic content-addressed ingestion, and small reads.
-
-An unreachable NameNode fails fast with an error naming host and port.
-"""
+"""The source CSV into HDFS: checked first, then uploaded atomically under a name derived from its content."""
 
 from __future__ import annotations
 
@@ -9,43 +6,16 @@ import hashlib
 import logging
 import os
 import posixpath
-import socket
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from include.connections import HdfsSettings
-from include.players import looks_binary
+from include.rows import looks_binary
 
 log = logging.getLogger(__name__)
-logging.getLogger("hdfs.client").setLevel(logging.WARNING)  # one INFO line per request otherwise
-
-TIMEOUT_S = 30
-
-
-class HdfsUnreachable(RuntimeError):
-    """No NameNode answered."""
 
 
 class SourceFileError(ValueError):
     """The local file to ingest is missing, empty-named, a directory, unreadable or binary."""
-
-
-def client(settings: HdfsSettings):
-    """An hdfs (HdfsCLI) client for the first NameNode that answers, with a timeout on every request."""
-    from hdfs import InsecureClient
-    from hdfs.util import HdfsError
-
-    errors = []
-    for host, url in zip(settings.namenodes, settings.webhdfs_urls, strict=True):
-        try:
-            with socket.create_connection((host, settings.http_port), timeout=5):
-                pass
-            candidate = InsecureClient(url, user=settings.user, timeout=TIMEOUT_S)
-            candidate.status("/")
-            return candidate
-        except (OSError, HdfsError) as exc:
-            errors.append(f"{host}:{settings.http_port} ({getattr(exc, 'strerror', None) or exc})")
-    raise HdfsUnreachable(f"WebHDFS unreachable at {', '.join(errors)} - is HDFS running? (locally: 'make up')")
 
 
 def check_source_file(source: str) -> Path:
@@ -88,6 +58,9 @@ class Ingested:
     sha256: str
     size: int
     new: bool  # False when the same content was there already (re-run: no-op)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 def content_name(source: Path, digest: str) -> str:
@@ -137,15 +110,3 @@ def ingest(hdfs, source: Path, hdfs_dir: str) -> Ingested:
         raise
     log.info("uploaded %s (%d bytes) to %s", source, size, final)
     return Ingested(final, digest, size, new=True)
-
-
-def read_bytes(hdfs, path: str) -> bytes:
-    with hdfs.read(path) as reader:
-        return reader.read()
-
-
-def list_names(hdfs, directory: str) -> list[str]:
-    """Names in ``directory`` (empty when it does not exist)."""
-    if hdfs.status(directory, strict=False) is None:
-        return []
-    return hdfs.list(directory)

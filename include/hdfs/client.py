@@ -1,0 +1,50 @@
+"""HDFS through WebHDFS: a client with deadlines, and small reads.
+
+An unreachable NameNode fails fast with an error naming host and port.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+
+from include.connections import HdfsSettings
+
+log = logging.getLogger(__name__)
+logging.getLogger("hdfs.client").setLevel(logging.WARNING)  # one INFO line per request otherwise
+
+TIMEOUT_S = 30
+
+
+class HdfsUnreachable(RuntimeError):
+    """No NameNode answered."""
+
+
+def client(settings: HdfsSettings):
+    """An hdfs (HdfsCLI) client for the first NameNode that answers, with a timeout on every request."""
+    from hdfs import InsecureClient
+    from hdfs.util import HdfsError
+
+    errors = []
+    for host, url in zip(settings.namenodes, settings.webhdfs_urls, strict=True):
+        try:
+            with socket.create_connection((host, settings.http_port), timeout=5):
+                pass
+            candidate = InsecureClient(url, user=settings.user, timeout=TIMEOUT_S)
+            candidate.status("/")
+            return candidate
+        except (OSError, HdfsError) as exc:
+            errors.append(f"{host}:{settings.http_port} ({getattr(exc, 'strerror', None) or exc})")
+    raise HdfsUnreachable(f"WebHDFS unreachable at {', '.join(errors)} - is HDFS running? (locally: 'make up')")
+
+
+def read_bytes(hdfs, path: str) -> bytes:
+    with hdfs.read(path) as reader:
+        return reader.read()
+
+
+def list_names(hdfs, directory: str) -> list[str]:
+    """Names in ``directory`` (empty when it does not exist)."""
+    if hdfs.status(directory, strict=False) is None:
+        return []
+    return hdfs.list(directory)

@@ -1,0 +1,30 @@
+"""Offsets of a topic right now: its watermarks, and the end offsets a run records before its job."""
+
+from __future__ import annotations
+
+from include.config import GROUP_PREFIX
+from include.kafka.admin import DEFAULT_TIMEOUT_S, quiet_config
+
+
+def watermarks(config: dict[str, str], topic: str, timeout: float = DEFAULT_TIMEOUT_S) -> dict[int, tuple[int, int]]:
+    """{partition: (low, high)} offsets of ``topic`` right now."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({**quiet_config(config), "group.id": f"{GROUP_PREFIX}-offsets", "enable.auto.commit": False})
+    try:
+        metadata = consumer.list_topics(topic=topic, timeout=timeout)
+        info = metadata.topics.get(topic)
+        if info is None or not info.partitions:
+            raise ValueError(f"topic {topic!r} does not exist on {config['bootstrap.servers']}")
+        out = {}
+        for partition in sorted(info.partitions):
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
+            out[partition] = (low, high)
+        return out
+    finally:
+        consumer.close()
+
+
+def end_offsets(config: dict[str, str], topic: str, timeout: float = DEFAULT_TIMEOUT_S) -> dict[str, int]:
+    """{partition (as str, for XCom/JSON): high watermark}."""
+    return {str(p): high for p, (_, high) in watermarks(config, topic, timeout).items()}

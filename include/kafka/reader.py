@@ -1,0 +1,81 @@
+"""Reading a bounded range of a topic's records, with a deadline, keeping no consumer group offsets."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from include.config import GROUP_PREFIX
+from include.kafka.admin import quiet_config
+
+
+@dataclass(frozen=True)
+class Record:
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp_ms: int
+
+
+def read_range(
+    config: dict[str, str],
+    topic: str,
+    start: dict[int, int],
+    end: dict[int, int],
+    deadline_s: float,
+) -> Iterator[Record]:
+    """Every record of ``topic`` with start[p] <= offset < end[p], by partition; no consumer group offsets kept.
+
+    Raises TimeoutError naming what is missing when the range can't be read before the deadline.
+    """
+    from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+
+    todo = {p: (start.get(p, 0), e) for p, e in end.items() if e > start.get(p, 0)}
+    if not todo:
+        return
+    consumer = Consumer(
+        {
+            **quiet_config(config),
+            "group.id": f"{GROUP_PREFIX}-verify",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+            "auto.offset.reset": "error",
+        }
+    )
+    try:
+        consumer.assign([TopicPartition(topic, p, s) for p, (s, _) in todo.items()])
+        position = {p: s for p, (s, _) in todo.items()}
+        deadline = time.monotonic() + deadline_s
+        while todo:
+            if time.monotonic() > deadline:
+                missing = {p: f"{position[p]}..{todo[p][1] - 1}" for p in todo}
+                raise TimeoutError(
+                    f"reading {topic} from {config['bootstrap.servers']}: offsets {missing} not read "
+                    f"within {deadline_s:.0f}s"
+                )
+            batch = consumer.consume(num_messages=5000, timeout=1.0)
+            for msg in batch:
+                err = msg.error()
+                if err is not None:
+                    if err.code() == KafkaError._PARTITION_EOF:
+                        # offsets may have gaps (e.g. transaction markers): at EOF past the end, the range is done
+                        if msg.partition() in todo and msg.offset() >= todo[msg.partition()][1]:
+                            del todo[msg.partition()]
+                        continue
+                    raise KafkaException(err)
+                p, off = msg.partition(), msg.offset()
+                if p not in todo:
+                    continue
+                position[p] = off + 1
+                if off >= todo[p][1]:
+                    del todo[p]
+                    consumer.pause([TopicPartition(topic, p)])
+                    continue
+                yield Record(p, off, msg.key(), msg.value(), msg.timestamp()[1])
+                if off + 1 >= todo[p][1]:
+                    del todo[p]
+                    consumer.pause([TopicPartition(topic, p)])
+    finally:
+        consumer.close()

@@ -1,0 +1,132 @@
+"""write_to_kafka's steps, one copy: the DAG's tasks, the bench and the CDS training call these.
+
+    plan(params)                      -> WritePlan       validate_params
+    create_topics(plan)               -> TopicsReady     create_topic
+    ingest(plan)                      -> Ingested        ingest_players_csv
+    record_offsets(plan)              -> WriteRecord     record_offsets
+    (spark-submit jobs/write_to_kafka.py plan.spark_args)  submit_write_job
+    verify(plan, recorded)            -> WriteReport     verify_messages (in the sensor's trigger)
+    check(plan, summary)              -> dict            verify_messages (raises on a wrong result)
+
+Each step takes the plan (the dataclass, or its XCom dict) and optional ``Connections`` (default: the
+Airflow connections the plan names). Kafka admin work uses ``kafka_admin_conn_id``; the job's own connection
+(``kafka_conn_id``) is only checked for the permissions the job needs.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from typing import Any, Self
+
+from include.connections import AIRFLOW_CONNECTIONS, Connections
+from include.hdfs import client, spark_logs
+from include.hdfs import ingest as hdfs_ingest
+from include.kafka import admin, offsets
+from include.plans import WritePlan, kafka_conn_ids, plan_write
+from include.verify import write as verify_write
+from include.verify.diff import VerificationFailed
+
+log = logging.getLogger(__name__)
+
+JOB_OPERATIONS = ["DESCRIBE", "WRITE"]
+
+
+@dataclass(frozen=True)
+class WriteRecord:
+    """What the verification compares against, recorded just before the job: the end offsets of both topics
+    ({topic: {partition: offset}}) and the query's last committed batch (-1: none)."""
+
+    offsets: dict[str, dict[str, int]]
+    batch_before: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def of(cls, recorded: Self | dict[str, Any]) -> Self:
+        return recorded if isinstance(recorded, cls) else cls(recorded["offsets"], int(recorded["batch_before"]))
+
+
+def plan(params: dict, connections: Connections = AIRFLOW_CONNECTIONS) -> WritePlan:
+    """validate_params: the run's params, checked, as a plan (bootstrap servers from the job's connection)."""
+    kafka = connections.kafka(kafka_conn_ids(params)["kafka_conn_id"])
+    return plan_write(dict(params), kafka, connections.hdfs())
+
+
+def create_topics(plan: WritePlan | dict, connections: Connections = AIRFLOW_CONNECTIONS) -> admin.TopicsReady:
+    """Both topics exist as planned (created by the admin connection), and the job's principal may write them."""
+    plan = WritePlan.of(plan)
+    states = admin.prepare_job_topics(
+        connections.kafka(plan.kafka_admin_conn_id).config,
+        connections.kafka(plan.kafka_conn_id).config,
+        plan.kafka_conn_id,
+        [plan.topic, plan.dlq_topic],
+        plan.partitions,
+        plan.replication_factor,
+        JOB_OPERATIONS,
+    )
+    return admin.TopicsReady(tuple(states))
+
+
+def ingest(plan: WritePlan | dict, connections: Connections = AIRFLOW_CONNECTIONS) -> hdfs_ingest.Ingested:
+    """The source CSV, checked, into the landing directory under its content's name (a no-op the second time)."""
+    plan = WritePlan.of(plan)
+    source = hdfs_ingest.check_source_file(plan.source_csv)
+    hdfs = client.client(connections.hdfs())
+    hdfs_ingest.check_target_dir(hdfs, plan.hdfs_dir)
+    return hdfs_ingest.ingest(hdfs, source, plan.hdfs_dir)
+
+
+def record_offsets(plan: WritePlan | dict, connections: Connections = AIRFLOW_CONNECTIONS) -> WriteRecord:
+    """Both topics' end offsets and the query's last committed batch, before the job runs."""
+    plan = WritePlan.of(plan)
+    config = connections.kafka(plan.kafka_admin_conn_id).config
+    hdfs = client.client(connections.hdfs())
+    return WriteRecord(
+        offsets={topic: offsets.end_offsets(config, topic) for topic in (plan.topic, plan.dlq_topic)},
+        batch_before=spark_logs.last_committed_batch(hdfs, plan.checkpoint),
+    )
+
+
+def verify(
+    plan: WritePlan | dict,
+    recorded: WriteRecord | dict,
+    connections: Connections = AIRFLOW_CONNECTIONS,
+    timeout_s: float = 300,
+) -> verify_write.WriteReport:
+    """Wait (up to ``timeout_s``) until the messages of the files this run's batches took have arrived; the
+    comparison, whatever it says (``check`` judges it)."""
+    plan, recorded = WritePlan.of(plan), WriteRecord.of(recorded)
+    return verify_write.verify_write(
+        connections.kafka(plan.kafka_admin_conn_id).config,
+        client.client(connections.hdfs()),
+        topic=plan.topic,
+        dlq_topic=plan.dlq_topic,
+        start_offsets=recorded.offsets,
+        checkpoint=plan.checkpoint,
+        batch_before=recorded.batch_before,
+        timeout_s=timeout_s,
+    )
+
+
+def check(plan: WritePlan | dict, summary: dict) -> dict:
+    """Judge a verification's summary (``WriteReport.summary()`` + ``complete``): raise VerificationFailed with
+    the diff when the messages are not the expected ones, or on duplicates with ``fail_on_duplicates``;
+    otherwise return the counts."""
+    plan = WritePlan.of(plan)
+    counts = {k: v for k, v in summary.items() if k not in ("diff", "status")}
+    if not summary["complete"]:
+        raise VerificationFailed(
+            f"{plan.topic}: the messages that arrived are not the expected ones "
+            f"({summary['missing']} missing, {summary['unexpected']} unexpected):\n" + "\n".join(summary["diff"])
+        )
+    if summary["duplicates"]:
+        message = (
+            f"{summary['duplicates']} duplicate message(s): an interrupted batch was written again "
+            "(Kafka's sink is at-least-once)"
+        )
+        if plan.fail_on_duplicates:
+            raise VerificationFailed(message + "; failing because fail_on_duplicates is set")
+        log.warning("%s; not failing (fail_on_duplicates is false)", message)
+    return counts
