@@ -20,7 +20,6 @@ export AIRFLOW__LOGGING__LOGGING_LEVEL ?= INFO
 export HADOOP_USER_NAME := $(HDFS_USER)
 # Spark binds to loopback only (it would pick the first network interface otherwise)
 export SPARK_LOCAL_IP := 127.0.0.1
-export SPARK_KAFKA_JARS_DIR := $(ROOT)/.stack/jars/spark-kafka
 
 # ---- the profile: which stack `up/down/status` drive and where the connections point. The DAGs are the same. --
 #   single   one process per service: Kafka localhost:9092, HDFS localhost:8020/9870, Spark local[*]
