@@ -135,8 +135,8 @@ test-cluster: up ## the DAGs on the cluster profile and the node losses they sur
 bench: single-only up ## measure the pipeline against Kafka's own perf tools (~5-10 min, BENCH_ROWS=2000000): bench/results/
 	@$(PY) -m bench.run --rows $(BENCH_ROWS)
 
-lint: setup ## ruff check + format check
-	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+lint: setup ## ruff check + format check + the import contracts (pyproject.toml: what a deployment runs never imports devstack/)
+	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/lint-imports --no-cache
 
 format: setup ## ruff fix + format
 	@$(VENV)/bin/ruff check --fix . ; $(VENV)/bin/ruff format .
