@@ -18,7 +18,8 @@ from hdfs.util import HdfsError
 from devstack import health, nodes
 from devstack.engine import Stack
 from include.plans import checkpoint_for
-from tests.cluster.conftest import (
+from tests.support.airflow import BackgroundDagRun
+from tests.support.cluster import (
     BOOTSTRAP,
     HDFS_URI,
     big_csv,
@@ -27,7 +28,9 @@ from tests.cluster.conftest import (
     topic_config,
     wait_for,
 )
-from tests.conftest import BackgroundDagRun, consume_all, hdfs_user, new_read_target, spark_submit_jvms
+from tests.support.kafka import consume_all, new_read_target
+from tests.support.spark import spark_submit_jvms
+from tests.support.stack import hdfs_user
 
 CLUSTER = Stack("cluster")
 

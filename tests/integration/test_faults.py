@@ -21,17 +21,10 @@ from devstack.engine import Stack
 from include.config import DEFAULT_PLAYERS_CSV
 from include.plans import checkpoint_for
 from include.spark_app import application, jobs_archive, kafka_connector
-from tests.conftest import (
-    HDFS_URI,
-    BackgroundDagRun,
-    DagRun,
-    consume_all,
-    hdfs_user,
-    new_read_target,
-    produce_records,
-    run_dag,
-    spark_submit_jvms,
-)
+from tests.support.airflow import BackgroundDagRun, DagRun, run_dag
+from tests.support.kafka import consume_all, new_read_target, produce_records
+from tests.support.spark import spark_submit_jvms
+from tests.support.stack import HDFS_URI, hdfs_user
 
 pytestmark = pytest.mark.integration
 

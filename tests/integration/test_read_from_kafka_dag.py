@@ -7,7 +7,9 @@ import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from include.plans import checkpoint_for
-from tests.conftest import HDFS_URI, hdfs_user, produce_records, run_dag
+from tests.support.airflow import run_dag
+from tests.support.kafka import produce_records
+from tests.support.stack import HDFS_URI, hdfs_user
 
 pytestmark = pytest.mark.integration
 

@@ -35,7 +35,8 @@ from devstack.secure import (
 from include.config import DEFAULT_PLAYERS_CSV, GROUP_PREFIX
 from include.kafka.admin import AUTHORIZATION_FAILED, KafkaAccessDenied, ensure_topic, require_operations
 from include.plans import checkpoint_for
-from tests.conftest import ROOT, BackgroundDagRun, hdfs_user, run_dag
+from tests.support.airflow import BackgroundDagRun, run_dag
+from tests.support.stack import ROOT, hdfs_user
 
 pytestmark = pytest.mark.integration
 

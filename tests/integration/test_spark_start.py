@@ -12,7 +12,8 @@ from pathlib import Path
 from devstack import cds as spark_cds
 from include.config import PROJECT_ROOT, SPARK_CONF
 from include.spark_app import kafka_connector
-from tests.conftest import BOOTSTRAP, HDFS_URI, hdfs_user, produce_records
+from tests.support.kafka import produce_records
+from tests.support.stack import BOOTSTRAP, HDFS_URI, hdfs_user
 
 
 def class_loads(app: Path, args: list[str], log: Path) -> list[str]:

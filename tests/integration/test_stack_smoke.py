@@ -6,7 +6,8 @@ import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from tests.conftest import HDFS_URI, consume_all, hdfs_user
+from tests.support.kafka import consume_all
+from tests.support.stack import HDFS_URI, hdfs_user
 
 pytestmark = pytest.mark.integration
 

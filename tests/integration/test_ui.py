@@ -36,8 +36,9 @@ import requests
 from devstack import ui
 from devstack.engine import port_owner
 from include.plans import checkpoint_for
-from tests.conftest import ROOT, consume_all, hdfs_user
-from tests.integration.test_write_to_kafka_dag import PLAYERS
+from tests.support.data import PLAYERS
+from tests.support.kafka import consume_all
+from tests.support.stack import ROOT, hdfs_user
 
 pytestmark = pytest.mark.integration
 log = logging.getLogger(__name__)

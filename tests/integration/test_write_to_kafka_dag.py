@@ -11,24 +11,12 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from include.config import DEFAULT_PLAYERS_CSV
 from include.plans import checkpoint_for
-from tests.conftest import BackgroundDagRun, consume_all, hdfs_user, run_dag
+from tests.support.airflow import BackgroundDagRun, run_dag
+from tests.support.data import PLAYERS
+from tests.support.kafka import consume_all
+from tests.support.stack import hdfs_user
 
 pytestmark = pytest.mark.integration
-
-PLAYERS = [
-    ("Lionel Messi", "36"),
-    ("Cristiano Ronaldo", "38"),
-    ("Kylian Mbappé", "24"),
-    ("Erling Haaland", "23"),
-    ("Luka Modrić", "37"),
-    ("Son Heung-min", "31"),
-    ("Mohamed Salah", "31"),
-    ("Kevin De Bruyne", "32"),
-    ("Virgil van Dijk", "32"),
-    ("Robert Lewandowski", "35"),
-    ("Harry Kane", "30"),
-    ("Zlatan Ibrahimović", "41"),
-]
 
 
 def asset_events(uri: str) -> int:
