@@ -78,10 +78,23 @@ def kafka_conn_ids(params: dict) -> dict[str, str]:
     return {"kafka_conn_id": conn_id, "kafka_admin_conn_id": admin}
 
 
+@dataclass(frozen=True)
 class _Plan:
-    """XCom round trip of a plan: ``to_dict`` (with ``spark_args``) and ``from_dict``."""
+    """What both plans hold (the topic, the query's checkpoint and trigger, where the services are, which
+    connections), and their XCom round trip: ``to_dict`` (with ``spark_args``) and ``from_dict``."""
 
     job: ClassVar[str]
+
+    topic: str
+    checkpoint: str
+    trigger: str
+    interval_seconds: float
+    run_seconds: float
+    bootstrap_servers: str
+    hdfs_uri: str
+    hdfs_user: str
+    kafka_conn_id: str
+    kafka_admin_conn_id: str
 
     @property
     def spark_args(self) -> list[str]:
@@ -112,23 +125,13 @@ class WritePlan(_Plan):
 
     job: ClassVar[str] = "write_to_kafka"
 
-    topic: str
     dlq_topic: str
     source_csv: str
     hdfs_dir: str
-    checkpoint: str
     partitions: int
     replication_factor: int | str  # a number, or kafka.admin.CLUSTER_DEFAULT
     fail_on_duplicates: bool
-    trigger: str
-    interval_seconds: float
-    run_seconds: float
-    bootstrap_servers: str
-    hdfs_uri: str
-    hdfs_user: str
     asset_uri: str
-    kafka_conn_id: str
-    kafka_admin_conn_id: str
 
     @property
     def spark_args(self) -> list[str]:
@@ -148,20 +151,10 @@ class ReadPlan(_Plan):
 
     job: ClassVar[str] = "read_from_kafka"
 
-    topic: str
     messages: list[str]
     output_dir: str
-    checkpoint: str
     starting_offsets: str
     fail_on_data_loss: bool
-    trigger: str
-    interval_seconds: float
-    run_seconds: float
-    bootstrap_servers: str
-    hdfs_uri: str
-    hdfs_user: str
-    kafka_conn_id: str
-    kafka_admin_conn_id: str
 
     @property
     def archive_checkpoint(self) -> str:
