@@ -47,8 +47,12 @@ export KAFKA_SECURE_PORT ?= 9093
 export KAFKA_CONTROLLER_PORT ?= 19092
 export NAMENODE_RPC_PORT ?= 8020
 export NAMENODE_HTTP_PORT ?= 9870
-# spark-submit's defaults on this machine (the driver's class-data-sharing archive, devstack/cds.py)
-export SPARK_CONF_DIR ?= $(STACK_DIR)/conf/spark
+# the Spark driver's class-data-sharing archive (devstack/cds.py), when `make setup` has built one: through the
+# environment, not SPARK_CONF_DIR (a folder first on the driver's classpath makes the JVM refuse the archive)
+ifndef SPARK_SUBMIT_OPTS
+SPARK_SUBMIT_OPTS := $(shell [ -x $(PY) ] && $(PY) -m devstack.cds --java-option 2>/dev/null)
+endif
+export SPARK_SUBMIT_OPTS
 export AIRFLOW_CONN_KAFKA_DEFAULT ?= {"conn_type": "kafka", "extra": {"bootstrap.servers": "localhost:$(KAFKA_PORT)"}}
 export AIRFLOW_CONN_WEBHDFS_DEFAULT ?= {"conn_type": "webhdfs", "host": "localhost", "port": $(NAMENODE_HTTP_PORT), "login": "$(HDFS_USER)", "extra": {"hdfs_uri": "hdfs://localhost:$(NAMENODE_RPC_PORT)"}}
 export AIRFLOW_CONN_SPARK_DEFAULT ?= {"conn_type": "spark", "host": "local[*]", "extra": {"deploy-mode": "client", "spark-binary": "spark-submit"}}
@@ -59,7 +63,7 @@ export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN := sqlite:///$(AIRFLOW_HOME)/airflow.
 export AIRFLOW_CONN_KAFKA_DEFAULT ?= {"conn_type": "kafka", "extra": {"bootstrap.servers": "localhost:29092,localhost:29094,localhost:29096"}}
 export AIRFLOW_CONN_WEBHDFS_DEFAULT ?= {"conn_type": "webhdfs", "host": "localhost", "port": 29870, "login": "$(HDFS_USER)", "extra": {"hdfs_uri": "hdfs://localhost:28020"}}
 export AIRFLOW_CONN_SPARK_DEFAULT ?= {"conn_type": "spark", "host": "spark://localhost:7077", "extra": {"deploy-mode": "client", "spark-binary": "spark-submit"}}
-# spark-submit's defaults for this cluster (executor size, the driver's CDS archive), as a gateway machine has them
+# spark-submit's defaults for this cluster (executor size), as a gateway machine has them
 export SPARK_CONF_DIR ?= $(STACK_DIR)/cluster/conf/spark
 else
 $(error PROFILE must be single or cluster, not '$(PROFILE)')

@@ -67,14 +67,13 @@ def _demo(rest: list[str], profile: str | None) -> None:
 
 
 def _cds(rest: list[str], profile: str | None) -> int:
-    """Build (or train) the archive, then offer it to spark-submit through the profile's spark-defaults.conf."""
+    """Build (or train) the driver's archive; the Makefile offers it to spark-submit (SPARK_SUBMIT_OPTS)."""
     from devstack import cds
 
-    # the training dumps a new archive: it must not run with the old one mapped from spark-defaults.conf
-    os.environ.pop("SPARK_CONF_DIR", None)
-    code = cds.main(rest)
-    _stack(profile).render_spark_defaults()
-    return code
+    # the training dumps a new archive: not with another one mapped, nor a conf folder on the classpath
+    for name in ("SPARK_SUBMIT_OPTS", "SPARK_CONF_DIR"):
+        os.environ.pop(name, None)
+    return cds.main(rest)
 
 
 VERBS: dict[str, Callable[[list[str], str | None], int | None]] = {

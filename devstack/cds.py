@@ -5,8 +5,9 @@ machine that is most of spark-submit's start (docs/performance.md has the figure
 classes one run loaded into an archive (``-XX:ArchiveClassesAtExit``) that later JVMs map instead of parsing
 and verifying the jars again (``-XX:SharedArchiveFile``). ``make setup`` builds the archive once, by running
 a short training app through spark-submit; every job's driver then gets ``-XX:SharedArchiveFile`` through the
-local stack's ``SPARK_CONF_DIR/spark-defaults.conf`` (``spark.driver.defaultJavaOptions``, which the devstack
-engine renders from ``archive_path()``): the DAGs' own settings (include/config.py SPARK_CONF) never name it.
+local stack's environment (the Makefile's ``SPARK_SUBMIT_OPTS``, from ``java_option()``): the DAGs' own settings
+(include/config.py SPARK_CONF) never name it. The cluster profile's drivers go without: its ``SPARK_CONF_DIR``
+(executor sizes) sits first on the driver's classpath, which a dynamic archive does not allow.
 
 The archive is valid only for the JVM and the classpath it was dumped with, so its file name carries a
 fingerprint of both (the java binary, pyspark's version and jars). A JVM given an archive that does not match
@@ -78,13 +79,16 @@ def archive_path() -> Path:
     return ARCHIVE_DIR / f"spark-driver-{fingerprint()}.jsa"
 
 
-def driver_java_options(base: str) -> str:
-    """``base`` plus the archive flag when this machine has a matching archive."""
+def java_option() -> str:
+    """The driver JVM's flag for this machine's matching archive; empty when there is none. The Makefile puts
+    it in SPARK_SUBMIT_OPTS (the driver is the spark-submit JVM in client mode), not in SPARK_CONF_DIR: Spark
+    puts that folder first on the driver's classpath, and a dynamic archive is refused for a classpath other
+    than the one it was dumped with (and can't be dumped with a non-empty folder on it)."""
     try:
         archive = archive_path()
     except (OSError, RuntimeError):
-        return base
-    return f"{base} -XX:SharedArchiveFile={archive}" if archive.is_file() else base
+        return ""
+    return f"-XX:SharedArchiveFile={archive}" if archive.is_file() else ""
 
 
 def training_of(archive: Path) -> str | None:
@@ -124,10 +128,9 @@ def _dump(archive: Path, base_options: str, app_args: list[str], training: str, 
     partial = archive.with_suffix(".partial")
     spark_submit = Path(sys.executable).parent / "spark-submit"
     # the jobs' own settings, but a fixed 2-thread master and no archive in use while one is dumped (the
-    # stack's spark-defaults.conf maps the current one through defaultJavaOptions: emptied here)
+    # environment's SPARK_SUBMIT_OPTS, which maps the current one, is dropped below)
     conf = {k: v for k, v in SPARK_CONF.items() if k != "spark.driver.extraJavaOptions"}
     conf["spark.driver.extraJavaOptions"] = f"{base_options} -XX:ArchiveClassesAtExit={partial} -Xlog:cds=off"
-    conf["spark.driver.defaultJavaOptions"] = ""
     command = [str(spark_submit), "--master", "local[2]", "--py-files", str(jobs_archive())]
     for option, value in kafka_connector().items():
         command += [f"--{option}", value]
@@ -135,9 +138,9 @@ def _dump(archive: Path, base_options: str, app_args: list[str], training: str, 
         command += ["--conf", f"{key}={value}"]
     command += [str(Path(__file__).resolve()), *app_args]
     venv_bin = str(Path(sys.executable).parent)
-    # no archive in use while one is dumped, whichever way the stack passes it to spark-submit
+    # no archive in use while one is dumped, and no conf folder on the classpath (the dump refuses one)
     env = {
-        **{k: v for k, v in os.environ.items() if k != "SPARK_SUBMIT_OPTS"},
+        **{k: v for k, v in os.environ.items() if k not in ("SPARK_SUBMIT_OPTS", "SPARK_CONF_DIR")},
         "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
         "PYSPARK_PYTHON": sys.executable,
         "SPARK_LOCAL_IP": "127.0.0.1",
@@ -245,9 +248,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--force", action="store_true", help="rebuild even if an archive matches")
     parser.add_argument("--on-stack", action="store_true", help="train with the real jobs on the running stack")
+    parser.add_argument("--java-option", action="store_true", help="print the driver's JVM flag for the archive")
     parser.add_argument("--train", metavar="WORK_DIR", help=argparse.SUPPRESS)
     parser.add_argument("--train-on-stack", metavar="SPEC", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.java_option:
+        print(java_option())
+        return 0
     if args.train:
         train(args.train)
         return 0

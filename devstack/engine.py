@@ -238,16 +238,9 @@ class Stack:
         secure.write_private(properties, properties.read_text() + "\n" + overlay)
 
     def render_spark_defaults(self) -> None:
-        """spark-submit's defaults for this profile, with the driver's class-data-sharing archive when there is
-        one (DAGs know nothing of it: it reaches the driver through SPARK_CONF_DIR)."""
-        config = self.profile.spark_defaults
-        if config is None:
-            return
-        render(config)
-        archive = cds_archive()
-        if archive:
-            with config.dest.open("a") as out:
-                out.write(f"spark.driver.defaultJavaOptions      -XX:SharedArchiveFile={archive}\n")
+        """spark-submit's defaults for this profile (the cluster's executor sizes), as a gateway machine has them."""
+        if self.profile.spark_defaults is not None:
+            render(self.profile.spark_defaults)
 
     def _cluster_id(self) -> str:
         """One Kafka cluster id per profile, kept next to its data so that a node formatted later joins."""
@@ -459,14 +452,3 @@ def ensure_kafka_security(node: Node) -> None:
     except RuntimeError as exc:
         raise StackError(f"{node.name}: creating SCRAM users and ACLs failed: {exc}") from exc
     print(f"{node.name}: SASL_SSL on localhost:{node.secure_port}; users admin, writer, reader and ACLs in place")
-
-
-def cds_archive() -> Path | None:
-    """The Spark driver's class-data-sharing archive for this JVM and Spark, when it was built (devstack/cds.py)."""
-    try:
-        from devstack import cds
-
-        archive = cds.archive_path()
-    except Exception:  # noqa: BLE001 - no pyspark here (a bare python3): no archive to offer
-        return None
-    return archive if archive.is_file() else None

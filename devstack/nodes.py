@@ -283,7 +283,6 @@ def single() -> Profile:
         home=home,
         nodes=nodes,
         groups={"hdfs": ("namenode", "datanode")},
-        spark_defaults=Config("spark-defaults.conf", conf / "spark" / "spark-defaults.conf", {}),
         addresses=(
             f"Kafka bootstrap   localhost:{kafka_port}" + (f" (SASL_SSL localhost:{secure_port})" if secure else ""),
             f"HDFS              hdfs://localhost:{nn_rpc}, WebHDFS + UI http://localhost:{nn_http}",

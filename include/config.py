@@ -43,7 +43,7 @@ CHECKPOINT_ROOT = "checkpoints"  # under the HDFS user's home
 
 # ---- spark-submit -----------------------------------------------------------------------------------------
 # G1 and a clean exit on OOM. A local class-data-sharing archive, when there is one, reaches the driver
-# through SPARK_CONF_DIR/spark-defaults.conf (spark.driver.defaultJavaOptions), not through this setting.
+# through the local stack's environment (SPARK_SUBMIT_OPTS, devstack/cds.py), not through this setting.
 DRIVER_JAVA_OPTIONS = "-XX:+UseG1GC -XX:+ExitOnOutOfMemoryError"
 
 # Spark settings for a 2-core machine (see `make bench`); a cluster's spark_default may override master.

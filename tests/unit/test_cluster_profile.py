@@ -7,6 +7,7 @@ import re
 
 from devstack import health, nodes
 from devstack.engine import Stack
+from tests.support.stack import ROOT
 
 SINGLE_NODE_PORTS = {9092, 9093, 19092, 8020, 9870, 9864, 9866, 9867, 8080, *range(4040, 4051)}
 
@@ -107,21 +108,17 @@ def test_metadata_parsing_reads_brokers_leaders_and_isr():
     assert meta.under_replicated() == meta.partitions
 
 
-def test_both_profiles_offer_the_driver_cds_archive_to_spark_submit_only_when_it_exists(tmp_path, monkeypatch):
-    from devstack import engine
-
+def test_the_cds_archive_goes_through_spark_submit_opts_never_spark_defaults(tmp_path, monkeypatch):
+    """SPARK_CONF_DIR sits first on the driver's classpath, and a dynamic CDS archive is refused for another classpath
+    than the one it was dumped with: the archive goes through SPARK_SUBMIT_OPTS (single profile) or nowhere."""
     monkeypatch.setenv("STACK_DIR", str(tmp_path))
-    archive = tmp_path / "cds" / "spark-driver-x.jsa"
-    for name in ("single", "cluster"):
-        stack = Stack(name)
-        defaults = stack.profile.spark_conf_dir / "spark-defaults.conf"
-        monkeypatch.setattr(engine, "cds_archive", lambda: None)
-        stack.render_spark_defaults()
-        assert "SharedArchiveFile" not in defaults.read_text()
-        monkeypatch.setattr(engine, "cds_archive", lambda: archive)
-        stack.render_spark_defaults()
-        lines = [line.split(None, 1) for line in defaults.read_text().splitlines() if line and line[0] != "#"]
-        assert ["spark.driver.defaultJavaOptions", f"-XX:SharedArchiveFile={archive}"] in lines, name
+    assert Stack("single").profile.spark_defaults is None
+    stack = Stack("cluster")
+    stack.render_spark_defaults()
+    assert "SharedArchiveFile" not in (stack.profile.spark_conf_dir / "spark-defaults.conf").read_text()
+    makefile = (ROOT / "Makefile").read_text()
+    assert "devstack.cds --java-option" in makefile
+    assert "defaultJavaOptions" not in makefile
 
 
 def test_every_node_is_a_supervisord_program_the_engine_starts_and_stops_as_a_group(tmp_path, monkeypatch):
