@@ -16,7 +16,7 @@ Every stage calls the pipeline's own steps (include/pipeline) and every spark-su
 DAGs' operator builds from the plan, SPARK_CONF and include/spark_app.py (the operator's own hook builds it),
 so the bench measures what the DAGs run. One module per stage: bench/stages/<stage>.py. Everything the run
 creates (topics, HDFS directories, checkpoints, local files) is unique to it and deleted at the end.
-Results: bench/results/latest.{json,md,png}, a dated JSON copy, and README's "Performance" section.
+Results: bench/results/latest.{json,md,png}, a dated JSON copy, and docs/performance.md's generated part.
 
     python -m bench.run [--rows 2000000]        (make bench BENCH_ROWS=...)
 """

@@ -23,7 +23,7 @@ Connections: the Spark job writes as `kafka_conn_id`; `create_topic`, `record_of
 use `kafka_admin_conn_id` (default: the same). On the secure listener: `kafka_conn_id=kafka_secure_writer`,
 `kafka_admin_conn_id=kafka_secure_admin`; `create_topic` also checks that the writer may write both topics.
 
-Rules for rows, and what each failure looks like: see the project README.
+Rules for rows, and what each failure looks like: docs/params-and-rows.md in the project.
 """
 
 from __future__ import annotations

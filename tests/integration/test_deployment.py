@@ -20,6 +20,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from tests.support.data import PLAYERS
 from tests.support.kafka import consume_all, delete_topics
 from tests.support.stack import ROOT, hdfs_user
 
@@ -45,6 +46,11 @@ def _text(value: str | bytes) -> str:
 
 def _run(env: dict[str, str], home: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     return subprocess.run(args, capture_output=True, text=True, env=env, cwd=home, timeout=timeout)
+
+
+def _dags_test(deployment: tuple[Path, dict[str, str]], dag_id: str, conf: dict) -> subprocess.CompletedProcess:
+    home, env = deployment
+    return _run(env, home, AIRFLOW, "dags", "test", dag_id, "--conf", json.dumps(conf))
 
 
 @pytest.fixture(scope="module")
@@ -145,43 +151,23 @@ def test_requirements_bring_every_package_the_deployed_code_imports(deployment):
 
 
 def test_write_then_read_run_in_the_deployment_through_connections_alone(deployment, hdfs):
-    home, env = deployment
     hdfs_home = f"/user/{hdfs_user()}"
     topic = f"deployed-{uuid.uuid4().hex[:10]}"
     landing, archive = f"{topic}-landing", f"{topic}-archive"
     try:
-        write = _run(
-            env,
-            home,
-            AIRFLOW,
-            "dags",
-            "test",
-            "write_to_kafka",
-            "--conf",
-            json.dumps({"topic": topic, "hdfs_dir": landing}),
-        )
+        write = _dags_test(deployment, "write_to_kafka", {"topic": topic, "hdfs_dir": landing})
         assert write.returncode == 0, (write.stdout + write.stderr)[-6000:]
-        rows = [line.split(";") for line in (ROOT / "include" / "data" / "players.csv").read_text().splitlines()]
         arrived = consume_all(topic)
-        assert sorted((k.decode(), v.decode()) for k, v, _, _ in arrived) == sorted((n, a) for n, a in rows)
+        assert sorted((k.decode(), v.decode()) for k, v, _, _ in arrived) == sorted(PLAYERS)
 
-        read = _run(
-            env,
-            home,
-            AIRFLOW,
-            "dags",
-            "test",
-            "read_from_kafka",
-            "--conf",
-            json.dumps({"topic": topic, "output_dir": archive}),
-        )
+        read = _dags_test(deployment, "read_from_kafka", {"topic": topic, "output_dir": archive})
         assert read.returncode == 0, (read.stdout + read.stderr)[-6000:]
         names = [n for n in hdfs.list(f"{hdfs_home}/{archive}") if n.endswith(".parquet")]
         archived = []
         for name in names:
             with hdfs.read(f"{hdfs_home}/{archive}/{name}") as reader:
                 archived += pq.read_table(io.BytesIO(reader.read())).to_pylist()
-        assert sorted((_text(r["key"]), _text(r["value"])) for r in archived) == sorted((n, a) for n, a in rows)
+        assert sorted((_text(r["key"]), _text(r["value"])) for r in archived) == sorted(PLAYERS)
     finally:
         delete_topics([topic, f"{topic}.dlq"])
         for path in (landing, archive, f"checkpoints/write_to_kafka/{topic}", f"checkpoints/read_from_kafka/{topic}"):

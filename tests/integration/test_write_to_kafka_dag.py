@@ -125,8 +125,8 @@ def bad_inputs(tmp_path):
 @pytest.mark.parametrize(
     ("change", "failed_task", "message"),
     [
-        # refused by the params' own schema, before a run is even created (include/run_plan.py checks the same
-        # again in validate_params, for callers that bypass the form: see tests/unit/test_run_plan.py)
+        # refused by the params' own schema, before a run is even created (include/plans.py checks the same
+        # again in validate_params, for callers that bypass the form: see tests/unit/test_plans.py)
         ({"topic": "no spaces allowed"}, None, "Invalid input for param topic"),
         ({"partitions": 0}, None, "Invalid input for param partitions"),
         ({"run_seconds": -1, "trigger": "processingTime"}, None, "Invalid input for param run_seconds"),
