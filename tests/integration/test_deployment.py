@@ -48,6 +48,19 @@ def _run(env: dict[str, str], home: Path, *args: str, timeout: float = 600) -> s
     return subprocess.run(args, capture_output=True, text=True, env=env, cwd=home, timeout=timeout)
 
 
+def _json_list(output: str) -> list:
+    """The JSON list a CLI printed last (Airflow prints warnings, themselves starting with '[', before it)."""
+    decoder = json.JSONDecoder()
+    for start in (i for i, char in enumerate(output) if char == "["):
+        try:
+            value, end = decoder.raw_decode(output, start)
+        except ValueError:
+            continue
+        if isinstance(value, list) and not output[end:].strip():
+            return value
+    raise AssertionError(f"no JSON list at the end of:\n{output[-3000:]}")
+
+
 def _dags_test(deployment: tuple[Path, dict[str, str]], dag_id: str, conf: dict) -> subprocess.CompletedProcess:
     home, env = deployment
     return _run(env, home, AIRFLOW, "dags", "test", dag_id, "--conf", json.dumps(conf))
@@ -93,10 +106,10 @@ def test_deployed_dags_parse_without_import_errors(deployment):
     assert parsed.returncode == 0, parsed.stdout[-2000:] + parsed.stderr[-3000:]
     errors = _run(env, home, AIRFLOW, "dags", "list-import-errors", "-o", "json")
     assert errors.returncode == 0, errors.stderr[-3000:]
-    assert json.loads(errors.stdout[errors.stdout.index("[") :]) == []
+    assert _json_list(errors.stdout) == []
     listed = _run(env, home, AIRFLOW, "dags", "list", "-o", "json")
     assert listed.returncode == 0, listed.stderr[-3000:]
-    dag_ids = {row["dag_id"] for row in json.loads(listed.stdout[listed.stdout.index("[") :])}
+    dag_ids = {row["dag_id"] for row in _json_list(listed.stdout)}
     assert dag_ids == {"write_to_kafka", "read_from_kafka"}
 
 
