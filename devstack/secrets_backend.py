@@ -31,7 +31,7 @@ class LocalKafkaSecretsBackend(BaseSecretsBackend):
         super().__init__()
 
     def get_conn_value(self, conn_id: str, team_name: str | None = None) -> str | None:
-        from include.kafka_security import mask_config_secrets
+        from include.kafka.security import mask_config_secrets
 
         if conn_id not in SECURE_CONNECTIONS:
             return None
