@@ -236,7 +236,7 @@ absolute numbers move with the machine's load):
   to HDFS, then `jobs/write_to_kafka.py` with the DAG's exact spark-submit command (built by
   SparkSubmitOperator's hook from `include/plans.py`). Rate = records / (last − first record's Kafka
   timestamp); the whole spark-submit is reported too. `write_ratio` = rate / producer ceiling.
-- **Read job**: that topic → `jobs/read_from_kafka.py --no-console` → Parquet, one micro-batch as the DAG
+- **Read job**: that topic → `jobs/read_from_kafka.py (with console)` → Parquet, one micro-batch as the DAG
   runs it. Rate = rows / Spark's `addBatch` time (the tasks that read Kafka and write Parquet, from the job's
   `batch progress:` lines), the counterpart of the consumer tool's fetch rate. `read_ratio` = rate / consumer
   ceiling. Then the same job reads the topic again with `--max-offsets-per-trigger` = rows/2: the first

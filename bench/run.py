@@ -4,7 +4,7 @@ Stages (a progress line each):
 1. broker ceiling: kafka-producer-perf-test (acks=all, the write job's producer settings, record size = the
    average players row) and kafka-consumer-perf-test, on a fresh topic;
 2. write job: a generated players CSV -> HDFS -> jobs/write_to_kafka.py (availableNow, the DAG's arguments)
-   -> Kafka; 3. read job: that topic -> jobs/read_from_kafka.py --no-console -> Parquet on HDFS; 3b. read
+   -> Kafka; 3. read job: that topic -> jobs/read_from_kafka.py (with console) -> Parquet on HDFS; 3b. read
    ceiling: the job's Kafka source alone -> Spark's noop sink, in a fresh spark-submit;
 4. parse ceiling: the CSV -> the write job's parsing functions -> Spark's noop sink;
 5. latency: a producer at a fixed rate -> the read job in processingTime mode -> per-record latency;

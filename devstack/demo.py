@@ -76,12 +76,13 @@ def main() -> None:
     run_dag("read_from_kafka", {"messages": TUTORIAL_MESSAGES})
     banner("the Parquet archive on HDFS (partition, offset, key, value)")
     from include.connections import hdfs_settings
-    from include.hdfs import client
-    from include.verify.read import read_sink
+    from include.hdfs import archive, client
 
     settings = hdfs_settings()
     output_dir = f"/user/{settings.user}/{DEFAULT_TOPIC}-archive"
-    rows = read_sink(client.client(settings), output_dir, DEFAULT_TOPIC)
-    for row in sorted(rows, key=lambda r: (r["partition"], r["offset"])):
-        print(f"  {row['partition']:>3} {row['offset']:>6}  {row['key']!s:<22} {row['value']}")
+    files = archive.all_files(client.client(settings), output_dir)
+    rows = list(archive.rows_in_order(client.file_system(settings), files))
+    for row in rows:
+        key, value = (None if b is None else b.decode("utf-8", "replace") for b in (row.key, row.value))
+        print(f"  {row.partition:>3} {row.offset:>6}  {key!s:<22} {value}")
     print(f"\n{len(rows)} rows in {settings.hdfs_uri}{output_dir} - each message of {DEFAULT_TOPIC} exactly once.")

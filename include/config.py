@@ -53,7 +53,6 @@ SPARK_CONF = {
     "spark.driver.memory": "1g",
     "spark.ui.showConsoleProgress": "false",
     "spark.ui.enabled": "false",
-    "spark.sql.streaming.stopGracefullyOnShutdown": "true",
     "spark.driver.extraJavaOptions": DRIVER_JAVA_OPTIONS,
     # Closing an HDFS file races the DataNode's report of its last block; when the NameNode answers "not
     # complete yet", the client sleeps before asking again (NameNode log: "is COMMITTED but not COMPLETE").

@@ -1,10 +1,13 @@
 """Spark Structured Streaming: a Kafka topic to the console (as in the tutorial) and to a Parquet archive on HDFS.
 
-Two queries read the topic, each with its own checkpoint under --checkpoint:
-- ``archive``: key and value cast to string (invalid UTF-8 becomes U+FFFD), with topic, partition, offset and
-  timestamp, appended to Parquet in --output-dir. The file sink's commit log (``_spark_metadata``) makes the
-  archive exactly-once: a re-run continues after the last committed batch, and readers see only committed files.
-- ``console``: the same rows printed to stdout, in append mode, as the tutorial's query did.
+One query reads the topic (``read_committed``: records of aborted transactions are never read); each
+micro-batch is read from Kafka once and
+- written to the archive under --output-dir: key and value as bytes, the headers, topic, partition, offset,
+  timestamp and the topic's id, partitioned by the timestamp's UTC date (``date=YYYY-MM-DD``). The batch is
+  staged beside the checkpoint and committed by the archive's own log, then moved in: the directory holds only
+  committed files, and a batch Spark runs again after a crash is never written twice (jobs/archive.py);
+- shown on the console as the tutorial's query did (``cast(key as string), cast(value as string)``): the first
+  --console-rows rows of the batch, read back from the staged files (never the whole batch on the driver).
 
     spark-submit --jars <spark-sql-kafka jars> --py-files <zip of jobs/> jobs/read_from_kafka.py \
         --topic kafka-new-topic --bootstrap-servers localhost:9092 \
@@ -14,19 +17,26 @@ Two queries read the topic, each with its own checkpoint under --checkpoint:
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import threading
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from jobs import archive
+from jobs.hadoop_fs import HadoopFs
 from jobs.streaming import (
+    AVAILABLE_NOW,
+    STOP_MARKER,
     add_kafka_client_arg,
     add_trigger_args,
     build_session,
     check_trigger_args,
+    clear_unstarted_offsets,
     guard_checkpoint,
     kafka_client_options,
-    run_queries,
+    run_query,
     setup_logging,
     with_trigger,
 )
@@ -41,11 +51,14 @@ CONSUMER_OPTIONS = {
     "kafkaConsumer.pollTimeoutMs": "20000",
     "fetchOffset.numRetries": "2",
     "fetchOffset.retryIntervalMs": "1000",
+    # Only committed records; Kafka's Java client reads read_uncommitted unless told.
+    "kafka.isolation.level": "read_committed",
+    "includeHeaders": "true",
     # A backlog larger than this per Kafka partition is read by several Spark tasks in parallel (a 1-partition
     # topic would otherwise be read by one core); small micro-batches stay one task (and one Parquet file).
     # Each task pays a fixed cost (its consumer's seek and first fetch, one Parquet file and HDFS block), so a
     # split must be large enough to pay it back while a large backlog still uses every core
-    # (docs/performance.md has the measurements).
+    # (docs/performance.md has the measurements). It also bounds an archive file's rows.
     "maxRecordsPerPartition": "500000",
     # Larger polls and fetches: with Kafka's defaults (500 records a poll, 1 MiB a partition fetch) a task
     # spends most of its time in poll round trips.
@@ -54,29 +67,44 @@ CONSUMER_OPTIONS = {
     "kafka.fetch.max.bytes": str(64 * 1024 * 1024),
 }
 
+# Row groups of at most this size: a reader (the verification) holds one row group of a file at a time.
+PARQUET_BLOCK_BYTES = 32 * 1024 * 1024
+
 # The consumers' group ids start with this, so that a Kafka ACL can grant the reader exactly these groups
 # (a copy of include/config.py SPARK_GROUP_ID_PREFIX, pinned by tests/unit: the job is shipped alone;
 # Spark's default is spark-kafka-source-<uuid>).
 GROUP_ID_PREFIX = "kafka-spark-airflow-spark"
 
-SINK_COLUMNS = ("key", "value", "topic", "partition", "offset", "timestamp", "topic_id")
+
+class StopRequested(RuntimeError):
+    """Raised by a micro-batch that starts after the run was asked to stop: it writes nothing and is not
+    committed, so the next run reads its records."""
 
 
-def to_sink_rows(kafka_rows: DataFrame, topic_id: str = "") -> DataFrame:
-    """Kafka source rows -> archive rows: key and value as (valid) strings, plus where each record came from.
+def to_archive_rows(kafka_rows: DataFrame, topic_id: str = "") -> DataFrame:
+    """Kafka source rows -> archive rows: the record as Kafka holds it (key and value as bytes, headers), where
+    it came from, and its UTC date (the archive's partition).
 
     ``topic_id`` (Kafka's id of the topic's current incarnation) tells apart records of a topic that was
     deleted and recreated, whose (partition, offset) pairs start again from 0.
     """
     return kafka_rows.select(
-        F.make_valid_utf8(F.col("key").cast("string")).alias("key"),
-        F.make_valid_utf8(F.col("value").cast("string")).alias("value"),
+        F.col("key"),
+        F.col("value"),
+        F.col("headers"),
         F.col("topic"),
         F.col("partition"),
         F.col("offset"),
         F.col("timestamp"),
+        F.col("timestampType"),
         F.lit(topic_id).alias("topic_id"),
+        F.to_date(F.col("timestamp")).alias(archive.DATE_COLUMN),  # the session's time zone is UTC
     )
+
+
+def console_view(rows: DataFrame) -> DataFrame:
+    """The tutorial's query: key and value cast to string."""
+    return rows.select(F.col("key").cast("string").alias("key"), F.col("value").cast("string").alias("value"))
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -88,12 +116,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--starting-offsets", choices=["earliest", "latest"], default="earliest")
     parser.add_argument("--fail-on-data-loss", choices=["true", "false"], default="false")
     parser.add_argument("--max-offsets-per-trigger", type=int, default=0, help="0 = no limit")
-    parser.add_argument("--console-rows", type=int, default=50, help="rows printed per batch on the console")
-    parser.add_argument("--no-console", action="store_true", help="archive only (no console query)")
+    parser.add_argument("--console-rows", type=int, default=20, help="rows shown per batch on the console (0: none)")
     add_kafka_client_arg(parser)
     add_trigger_args(parser)
     args = parser.parse_args(argv)
     check_trigger_args(parser, args)
+    if args.console_rows < 0:
+        parser.error(f"--console-rows must be >= 0, got {args.console_rows}")
     return args
 
 
@@ -113,37 +142,157 @@ def kafka_stream(spark, args: argparse.Namespace) -> DataFrame:
     return reader.load()
 
 
+class ArchiveWriter:
+    """foreachBatch: one micro-batch -> staged Parquet -> commit entry -> files renamed into the archive.
+
+    Spark runs a batch again (same id, same offsets) when the job died before Spark committed it: a batch whose
+    commit entry exists is only rolled forward (its remaining renames), never written again.
+    """
+
+    def __init__(self, spark: SparkSession, args: argparse.Namespace, archive_id: str):
+        self.spark, self.args, self.archive_id = spark, args, archive_id
+        self.output_dir = args.output_dir.rstrip("/")
+        self.log_dir = f"{self.output_dir}/{archive.LOG_DIR}"
+        self.staging = f"{args.checkpoint.rstrip('/')}/{archive.STAGING_DIR}"
+        self.fs = HadoopFs(spark, self.output_dir)
+        self._lock = threading.Lock()
+        self._stop = False
+
+    def request_stop(self) -> None:
+        """Let the batch in progress finish and commit; every later batch stops before it writes anything."""
+        self._stop = True
+        with self._lock:
+            pass
+
+    def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        with self._lock:
+            if self._stop:
+                raise StopRequested(STOP_MARKER)
+            entry_path = f"{self.log_dir}/{archive.entry_name(batch_id)}"
+            found = self.fs.read_text(entry_path)
+            if found is not None:
+                log.info("batch %d was committed before the job stopped: finishing its renames", batch_id)
+                self._roll_forward(json.loads(found))
+                return
+            staged_dir = f"{self.staging}/{batch_id}"
+            (
+                to_archive_rows(batch, self.args.topic_id)
+                .sortWithinPartitions(archive.DATE_COLUMN, "partition", "offset")
+                .write.mode("overwrite")
+                .option("parquet.block.size", PARQUET_BLOCK_BYTES)
+                .partitionBy(archive.DATE_COLUMN)
+                .parquet(staged_dir)
+            )
+            files = self._staged_files(staged_dir, batch_id)
+            self._show(staged_dir, batch_id, files)
+            self.fs.mkdirs(self.log_dir)
+            self.fs.write_atomic(entry_path, archive.new_entry(batch_id, self.archive_id, files))  # the commit
+            self._roll_forward({"batch": batch_id, "files": files})
+            self._prune(batch_id)
+
+    def _staged_files(self, staged_dir: str, batch_id: int) -> list[dict]:
+        staged = []
+        for date_dir, is_dir, _ in self.fs.list(staged_dir):
+            if not is_dir or not date_dir.startswith(f"{archive.DATE_COLUMN}="):
+                continue
+            for name, _, size in self.fs.list(f"{staged_dir}/{date_dir}"):
+                if name.endswith(".parquet"):
+                    staged.append((date_dir, name, size))
+        return [
+            {
+                "path": f"{date_dir}/{archive.final_name(batch_id, i)}",
+                "staged": f"{staged_dir}/{date_dir}/{name}",
+                "bytes": size,
+            }
+            for i, (date_dir, name, size) in enumerate(sorted(staged))
+        ]
+
+    def _roll_forward(self, entry: dict) -> None:
+        for item in entry["files"]:
+            final = f"{self.output_dir}/{item['path']}"
+            if self.fs.exists(final):
+                continue
+            if not self.fs.exists(item["staged"]):
+                raise RuntimeError(
+                    f"batch {entry['batch']} of the archive {self.output_dir}: {item['path']} is in its commit entry "
+                    f"but neither in the archive nor staged at {item['staged']}"
+                )
+            self.fs.mkdirs(final.rsplit("/", 1)[0])
+            self.fs.rename(item["staged"], final)
+        self.fs.delete(f"{self.staging}/{entry['batch']}", recursive=True)
+
+    def _show(self, staged_dir: str, batch_id: int, files: list[dict]) -> None:
+        """The console's view of the batch (as Spark's console sink prints it), from the staged files."""
+        if self.args.console_rows == 0:
+            return
+        print("-------------------------------------------")
+        print(f"Batch: {batch_id}")
+        print("-------------------------------------------")
+        if files:
+            console_view(self.spark.read.parquet(staged_dir)).show(self.args.console_rows, truncate=False)
+        else:
+            print("(no records)\n")
+
+    def _prune(self, batch_id: int) -> None:
+        """Keep the last LOG_RETAINED commit entries (by name, without listing the log)."""
+        if batch_id % 100 == 0 and batch_id >= archive.LOG_RETAINED:
+            for old in range(max(0, batch_id - archive.LOG_RETAINED - 100), batch_id - archive.LOG_RETAINED + 1):
+                self.fs.delete(f"{self.log_dir}/{archive.entry_name(old)}")
+
+
+def bind_archive(spark: SparkSession, args: argparse.Namespace) -> str:
+    """The archive's id, after checking (or, on the first run, recording) that this query writes it."""
+    output_dir, checkpoint = args.output_dir.rstrip("/"), args.checkpoint.rstrip("/")
+    fs = HadoopFs(spark, output_dir)
+    in_archive_path, in_checkpoint_path = f"{output_dir}/{archive.BINDING_FILE}", f"{checkpoint}/{archive.BINDING_FILE}"
+
+    def load(path: str) -> dict | None:
+        text = fs.read_text(path)
+        return None if text is None else json.loads(text)
+
+    in_archive, in_checkpoint = load(in_archive_path), load(in_checkpoint_path)
+    problem = archive.binding_problem(
+        in_archive,
+        in_checkpoint,
+        args.topic,
+        checkpoint,
+        output_dir,
+        archive_has_other_files=in_archive is None and bool(fs.list(output_dir)),
+        checkpoint_has_batches=bool(fs.list(f"{checkpoint}/archive/commits")),
+        archive_has_batches=bool(fs.list(f"{output_dir}/{archive.LOG_DIR}")),
+    )
+    if problem:
+        raise SystemExit(problem)
+    if in_archive is not None:
+        if in_checkpoint is None:  # the first run stopped between the two files
+            fs.create_new(in_checkpoint_path, json.dumps(in_archive, sort_keys=True))
+        return in_archive["archive_id"]
+    binding = archive.new_binding(args.topic, checkpoint, output_dir)
+    fs.mkdirs(output_dir)
+    if not fs.create_new(in_archive_path, json.dumps(binding, sort_keys=True)):
+        raise SystemExit(f"another query bound the archive {output_dir} at the same time: run again to see which")
+    fs.create_new(in_checkpoint_path, json.dumps(binding, sort_keys=True))
+    return binding["archive_id"]
+
+
 def main(argv: list[str] | None = None) -> None:
     setup_logging()
     args = parse_args(argv)
     spark = build_session(f"read_from_kafka[{args.topic}]")
+    spark.conf.set("spark.sql.session.timeZone", "UTC")  # the archive's dates are UTC dates
     checkpoint = args.checkpoint.rstrip("/")
     guard_checkpoint(spark, checkpoint, {"job": "read_from_kafka", "topic": args.topic, "output_dir": args.output_dir})
-    rows = to_sink_rows(kafka_stream(spark, args), args.topic_id)
-    queries = [
-        with_trigger(
-            rows.writeStream.queryName(f"archive:{args.topic}")
-            .format("parquet")
-            .outputMode("append")
-            .option("path", args.output_dir)
-            .option("checkpointLocation", f"{checkpoint}/archive"),
-            args,
-        ).start()
-    ]
-    if not args.no_console:
-        queries.append(
-            with_trigger(
-                rows.select("key", "value", "partition", "offset")
-                .writeStream.queryName(f"console:{args.topic}")
-                .format("console")
-                .outputMode("append")
-                .option("truncate", "false")
-                .option("numRows", args.console_rows)
-                .option("checkpointLocation", f"{checkpoint}/console"),
-                args,
-            ).start()
-        )
-    run_queries(queries, args)
+    writer = ArchiveWriter(spark, args, bind_archive(spark, args))
+    query_checkpoint = f"{checkpoint}/archive"
+    clear_unstarted_offsets(spark, query_checkpoint)
+    query = with_trigger(
+        kafka_stream(spark, args)
+        .writeStream.queryName(f"archive:{args.topic}")
+        .foreachBatch(writer)
+        .option("checkpointLocation", query_checkpoint),
+        args,
+    ).start()
+    run_query(query, args, stop=None if args.trigger == AVAILABLE_NOW else writer.request_stop)
     spark.stop()
 
 

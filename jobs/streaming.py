@@ -7,11 +7,13 @@ no Airflow imports, nothing of include/.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 
 from pyspark.sql import SparkSession
 from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
@@ -21,6 +23,8 @@ log = logging.getLogger("jobs")
 AVAILABLE_NOW = "availableNow"
 PROCESSING_TIME = "processingTime"
 IDENTITY_FILE = "_query_identity.json"
+# what a sink raises in a batch that starts after the run was asked to stop (not a failure: see run_query)
+STOP_MARKER = "stop requested before this batch"
 
 
 class CheckpointMismatch(SystemExit):
@@ -99,32 +103,33 @@ def with_trigger(writer: DataStreamWriter, args: argparse.Namespace) -> DataStre
     return writer.trigger(processingTime=f"{int(args.interval_seconds * 1000)} milliseconds")
 
 
-def run_queries(queries: list[StreamingQuery], args: argparse.Namespace) -> None:
-    """availableNow: wait until every query has drained its input. processingTime: run for --run-seconds,
-    then stop each query between micro-batches (never in the middle of one)."""
+def run_query(query: StreamingQuery, args: argparse.Namespace, stop: Callable[[], None] | None = None) -> None:
+    """availableNow: wait until the query has drained its input. processingTime: run for --run-seconds, then
+    stop between micro-batches: ``stop`` (the sink's hook) lets a batch in progress finish and commit and makes
+    any later one stop before it writes; without it, the query is stopped once no trigger is active."""
     if args.trigger == AVAILABLE_NOW:
-        for query in queries:
-            try:
-                query.awaitTermination()
-            except Exception:  # noqa: BLE001 - reported below with the broker and checkpoint it concerns
-                break
+        with contextlib.suppress(Exception):  # reported below with the broker and checkpoint it concerns
+            query.awaitTermination()
     else:
         deadline = time.monotonic() + args.run_seconds
-        while time.monotonic() < deadline and all(q.isActive for q in queries):
+        while time.monotonic() < deadline and query.isActive:
             time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
-        for query in queries:
-            while query.isActive and query.status.get("isTriggerActive"):
-                time.sleep(0.1)
-            query.stop()
-    for query in queries:
-        if query.exception() is not None:
-            raise SystemExit(
-                f"streaming query {query.name} failed (Kafka broker(s) {args.bootstrap_servers}, "
-                f"checkpoint {args.checkpoint}): {query.exception()}"
-            )
-        for progress in query.recentProgress:  # one line per micro-batch: rows and where the time went
-            log.info("batch progress: %s", batch_progress(progress))
-        log.info("query %s finished; last progress: %s", query.name, _short_progress(query))
+        if stop is not None:
+            stop()
+        # a batch that has finished its sink still writes Spark's commit: wait for it (at most a minute)
+        settle = time.monotonic() + 60
+        while query.isActive and query.status.get("isTriggerActive") and time.monotonic() < settle:
+            time.sleep(0.1)
+        query.stop()
+    error = query.exception()
+    if error is not None and not (stop is not None and STOP_MARKER in str(error)):
+        raise SystemExit(
+            f"streaming query {query.name} failed (Kafka broker(s) {args.bootstrap_servers}, "
+            f"checkpoint {args.checkpoint}): {error}"
+        )
+    for progress in query.recentProgress:  # one line per micro-batch: rows and where the time went
+        log.info("batch progress: %s", batch_progress(progress))
+    log.info("query %s finished; last progress: %s", query.name, _short_progress(query))
 
 
 def batch_progress(progress: dict) -> str:
@@ -154,28 +159,33 @@ def guard_checkpoint(spark: SparkSession, checkpoint: str, identity: dict[str, s
     Spark would otherwise fail deep inside with "Wrong basePath" or, worse, silently skip data that the
     other query had consumed.
     """
-    jvm = spark.sparkContext._jvm
-    conf = spark.sparkContext._jsc.hadoopConfiguration()
-    path = jvm.org.apache.hadoop.fs.Path(f"{checkpoint.rstrip('/')}/{IDENTITY_FILE}")
-    fs = path.getFileSystem(conf)
+    from jobs.hadoop_fs import HadoopFs
+
+    path = f"{checkpoint.rstrip('/')}/{IDENTITY_FILE}"
+    fs = HadoopFs(spark, path)
     wanted = json.dumps(identity, sort_keys=True)
-    if fs.exists(path):
-        stream = fs.open(path)
-        try:
-            found = jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
-        finally:
-            stream.close()
-        if json.loads(found) != identity:
-            raise CheckpointMismatch(
-                f"checkpoint {checkpoint} belongs to another query:\n  it was made for {found}\n"
-                f"  this run is      {wanted}\n"
-                "A checkpoint is bound to one query (its source, topic and sink). Use this query's own "
-                "checkpoint, or, to start this query over from nothing, delete that directory "
-                f"(hdfs dfs -rm -r {checkpoint})."
-            )
+    found = fs.read_text(path)
+    if found is None:
+        fs.create_new(path, wanted)
         return
-    out = fs.create(path, False)
-    try:
-        out.write(bytearray(wanted.encode()))
-    finally:
-        out.close()
+    if json.loads(found) != identity:
+        raise CheckpointMismatch(
+            f"checkpoint {checkpoint} belongs to another query:\n  it was made for {found}\n"
+            f"  this run is      {wanted}\n"
+            "A checkpoint is bound to one query (its source, topic and sink): use this query's own checkpoint "
+            "(the DAGs derive it from the topic and the directories; the params of this run name another)."
+        )
+
+
+def clear_unstarted_offsets(spark: SparkSession, query_checkpoint: str) -> None:
+    """A job killed while Spark wrote the query's very first offsets entry leaves only its temporary file in
+    ``offsets/``; Spark (4.1+) then refuses to start the query ("should be empty on batch 0"). No batch was
+    planned, so nothing is lost by removing what is there."""
+    from jobs.hadoop_fs import HadoopFs
+
+    offsets = f"{query_checkpoint.rstrip('/')}/offsets"
+    fs = HadoopFs(spark, offsets)
+    names = [name for name, _, _ in fs.list(offsets)]
+    if names and not any(name.isdigit() for name in names):
+        log.warning("removing %s from %s: left by a job killed before its first batch was planned", names, offsets)
+        fs.delete(offsets, recursive=True)

@@ -32,9 +32,10 @@ from jobs.streaming import (
     add_trigger_args,
     build_session,
     check_trigger_args,
+    clear_unstarted_offsets,
     guard_checkpoint,
     kafka_client_options,
-    run_queries,
+    run_query,
     setup_logging,
     with_trigger,
 )
@@ -292,13 +293,14 @@ def main(argv: list[str] | None = None) -> None:
             counts["dead"],
         )
 
+    clear_unstarted_offsets(spark, args.checkpoint)
     query = with_trigger(
         lines.writeStream.queryName(f"write_to_kafka:{args.topic}")
         .option("checkpointLocation", args.checkpoint)
         .foreachBatch(write_batch),
         args,
     ).start()
-    run_queries([query], args)
+    run_query(query, args)
     log.info(
         "write_to_kafka done: files=%d rows in=%d valid=%d dead-lettered=%d (topic %s, dead letters %s)",
         totals["files"],

@@ -5,7 +5,7 @@
 
 Parses the job's arguments with the job's ``parse_args``, builds the job's stream (``kafka_stream``: the same
 consumer options and ``maxRecordsPerPartition`` splitting) and runs it, as the job runs its queries
-(``run_queries``), as one query named ``read-noop`` whose sink is ``noop``: every record is fetched and turned
+(``run_query``), as one query named ``read-noop`` whose sink is ``noop``: every record is fetched and turned
 into a Spark row; nothing is projected or written (``--output-dir`` is not used; the query's checkpoint is
 ``<--checkpoint>/noop``). Any Spark job that reads the topic pays at least this, in a JVM as cold as the
 job's. Logs the job's ``batch progress:`` line per micro-batch.
@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 
 from jobs.read_from_kafka import kafka_stream, parse_args
-from jobs.streaming import build_session, run_queries, setup_logging, with_trigger
+from jobs.streaming import build_session, run_query, setup_logging, with_trigger
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> None:
         .option("checkpointLocation", f"{args.checkpoint.rstrip('/')}/noop"),
         args,
     ).start()
-    run_queries([query], args)
+    run_query(query, args)
     spark.stop()
 
 

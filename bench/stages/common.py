@@ -22,7 +22,7 @@ from devstack import engine as services
 from devstack.nodes import port
 from include.config import PROJECT_ROOT, SPARK_CONF, SPARK_CONN_ID
 from include.connections import Connections, HdfsSettings, KafkaSettings
-from include.hdfs import spark_logs
+from include.hdfs import archive as hdfs_archive
 from include.hdfs.client import read_bytes
 from include.kafka import admin, offsets, reader
 from include.pipeline import read
@@ -275,7 +275,7 @@ def sink_row_count(hdfs, output_dir: str) -> int:
 
     return sum(
         pq.ParquetFile(io.BytesIO(read_bytes(hdfs, path))).metadata.num_rows
-        for path in spark_logs.sink_files(hdfs, output_dir)
+        for path in hdfs_archive.all_files(hdfs, output_dir)
     )
 
 

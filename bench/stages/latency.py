@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import posixpath
-import re
 import signal
 import subprocess
 import time
@@ -22,9 +21,11 @@ from bench.stages.common import (
     read_plan,
     timestamps_ms,
 )
+from include.hdfs import archive as hdfs_archive
 from include.hdfs import spark_logs
 from include.hdfs.client import read_bytes
 from include.kafka import offsets
+from jobs import archive as layout
 
 LATENCY_RATE = 10_000  # records/s
 
@@ -40,16 +41,15 @@ LATENCY_DRAIN_S = 30  # every record must be committed within this after the pro
 
 
 def _sink_batches(hdfs, output_dir: str) -> list[tuple[int, int, list[str]]]:
-    """(batch id, commit time ms, files listed) for each file of a file sink's metadata log."""
-    log_dir = posixpath.join(spark_logs.hdfs_path(output_dir), "_spark_metadata")
+    """(batch id, commit time ms, files listed) for each commit entry of the archive's log (jobs/archive.py)."""
+    log_dir = posixpath.join(output_dir, layout.LOG_DIR)
     out = []
     for name, committed_ms in mtimes_ms(hdfs, log_dir).items():
-        match = re.fullmatch(r"(\d+)(\.compact)?", name)
-        if not match:
+        batch = layout.batch_of(name)
+        if batch is None:
             continue
-        lines = read_bytes(hdfs, posixpath.join(log_dir, name)).decode().splitlines()[1:]
-        files = [spark_logs.hdfs_path(json.loads(line)["path"]) for line in lines if line.strip()]
-        out.append((int(match.group(1)), committed_ms, files))
+        entry = json.loads(read_bytes(hdfs, posixpath.join(log_dir, name)))
+        out.append((batch, committed_ms, [posixpath.join(output_dir, f["path"]) for f in entry["files"]]))
     return out
 
 
@@ -87,8 +87,8 @@ def committed_through(ctx: Context, checkpoint: str, topic: str, end: dict[int, 
 
 
 def stop_group(proc: subprocess.Popen, grace_s: float = 30) -> None:
-    """Stop a process started in its own session, and its children: SIGTERM (Spark stops its queries between
-    micro-batches: spark.sql.streaming.stopGracefullyOnShutdown), SIGKILL after ``grace_s``."""
+    """Stop a process started in its own session, and its children: SIGTERM, SIGKILL after ``grace_s`` (the
+    stage stops the job only once every record it measures is committed)."""
     if proc.poll() is not None:
         return
     try:
@@ -119,7 +119,7 @@ def run(ctx: Context) -> str:
         "run_seconds": 3600,  # stopped by the bench once everything is committed
     }
     plan, recorded = read_plan(ctx, params)
-    command = dag_command(plan.job, recorded.spark_args, "read_from_kafka", ["--no-console"])
+    command = dag_command(plan.job, recorded.spark_args, "read_from_kafka", [])
     log = ctx.work / "latency_read.log"
     env = {**os.environ, "HADOOP_USER_NAME": plan.hdfs_user}
     checkpoint = plan.archive_checkpoint
@@ -152,7 +152,7 @@ def run(ctx: Context) -> str:
             stop_group(proc)
     commit_of = stats.first_commit_times(_sink_batches(ctx.hdfs, plan.output_dir))
     latencies_all: list[tuple[int, int]] = []  # (kafka timestamp, latency) of the timed producer's records, ms
-    for path in spark_logs.sink_files(ctx.hdfs, plan.output_dir):
+    for path in hdfs_archive.all_files(ctx.hdfs, plan.output_dir):
         table = parquet_rows(ctx.hdfs, path, ["partition", "offset", "timestamp"])
         committed = commit_of[path]
         rows = zip(

@@ -1,4 +1,4 @@
-"""3: the read job: the written topic -> jobs/read_from_kafka.py --no-console -> Parquet on HDFS; and the same
+"""3: the read job: the written topic -> jobs/read_from_kafka.py (with console) -> Parquet on HDFS; and the same
 read in two halves (cold and warm JVM)."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from bench.stages.common import (
 def run(ctx: Context) -> str:
     plan, recorded = topic_read_plan(ctx, "archive")
     run = run_submit(
-        dag_command(plan.job, recorded.spark_args, "read_from_kafka", ["--no-console"]),
+        dag_command(plan.job, recorded.spark_args, "read_from_kafka", []),
         ctx.work / "read_from_kafka.log",
         {"HADOOP_USER_NAME": plan.hdfs_user},
     )
@@ -70,9 +70,7 @@ def read_cold_and_warm(ctx: Context) -> dict:
     plan, recorded = topic_read_plan(ctx, "archive-halves")
     half = max(1, ctx.rows // 2)
     run = run_submit(
-        dag_command(
-            plan.job, recorded.spark_args, "read_from_kafka", ["--no-console", "--max-offsets-per-trigger", str(half)]
-        ),
+        dag_command(plan.job, recorded.spark_args, "read_from_kafka", ["--max-offsets-per-trigger", str(half)]),
         ctx.work / "read_halves.log",
         {"HADOOP_USER_NAME": plan.hdfs_user},
     )

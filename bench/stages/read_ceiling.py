@@ -23,7 +23,7 @@ def run(ctx: Context) -> str:
     command = submit_command(
         str(BENCH_DIR / "apps" / "read_noop.py"),
         "bench-read-noop",
-        [*recorded.spark_args, "--no-console"],
+        list(recorded.spark_args),
         py_files=str(jobs_archive()),
         **kafka_connector(),
     )

@@ -48,3 +48,13 @@ def list_names(hdfs, directory: str) -> list[str]:
     if hdfs.status(directory, strict=False) is None:
         return []
     return hdfs.list(directory)
+
+
+def file_system(settings: HdfsSettings):
+    """An fsspec WebHDFS file system on the first NameNode that answers: seekable files (pyarrow reads a
+    Parquet file's footer and row groups with ranged reads, never the whole file)."""
+    from fsspec.implementations.webhdfs import WebHDFS
+
+    answering = client(settings)  # names every NameNode tried when none answers
+    host = answering.url.split("://", 1)[1].rsplit(":", 1)[0]
+    return WebHDFS(host, port=settings.http_port, user=settings.user, skip_instance_cache=True)

@@ -28,3 +28,19 @@ def watermarks(config: dict[str, str], topic: str, timeout: float = DEFAULT_TIME
 def end_offsets(config: dict[str, str], topic: str, timeout: float = DEFAULT_TIMEOUT_S) -> dict[str, int]:
     """{partition (as str, for XCom/JSON): high watermark}."""
     return {str(p): high for p, (_, high) in watermarks(config, topic, timeout).items()}
+
+
+def stable_offsets(config: dict[str, str], topic: str, timeout: float = DEFAULT_TIMEOUT_S) -> dict[int, int]:
+    """{partition: last stable offset}: the end a ``read_committed`` reader (the read job, the verifiers) reaches
+    now. Below the high watermark while a transaction is open on the partition."""
+    from confluent_kafka import IsolationLevel, TopicPartition
+    from confluent_kafka.admin import AdminClient, OffsetSpec
+
+    partitions = watermarks(config, topic, timeout)
+    admin = AdminClient(quiet_config(config))
+    futures = admin.list_offsets(
+        {TopicPartition(topic, p): OffsetSpec.latest() for p in partitions},
+        isolation_level=IsolationLevel.READ_COMMITTED,
+        request_timeout=timeout,
+    )
+    return {tp.partition: future.result().offset for tp, future in futures.items()}

@@ -1,4 +1,7 @@
-"""Reading a bounded range of a topic's records, with a deadline, keeping no consumer group offsets."""
+"""Reading a bounded range of a topic's records, with a deadline, keeping no consumer group offsets.
+
+Reads ``read_committed`` (records of aborted transactions are skipped, as the read job skips them).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ class Record:
     key: bytes | None
     value: bytes | None
     timestamp_ms: int
+    headers: tuple = ()  # ((key, value bytes or None), ...) in the record's order
 
 
 def read_range(
@@ -26,9 +30,10 @@ def read_range(
     end: dict[int, int],
     deadline_s: float,
 ) -> Iterator[Record]:
-    """Every record of ``topic`` with start[p] <= offset < end[p], by partition; no consumer group offsets kept.
+    """Every record of ``topic`` with start[p] <= offset < end[p]; no consumer group offsets kept.
 
-    Raises TimeoutError naming what is missing when the range can't be read before the deadline.
+    ``deadline_s`` bounds the time without progress (a range of any size is read as long as records keep
+    coming); raises TimeoutError naming what is missing when nothing arrives for that long.
     """
     from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
@@ -42,6 +47,7 @@ def read_range(
             "enable.auto.commit": False,
             "enable.partition.eof": True,
             "auto.offset.reset": "error",
+            "isolation.level": "read_committed",
         }
     )
     try:
@@ -53,9 +59,11 @@ def read_range(
                 missing = {p: f"{position[p]}..{todo[p][1] - 1}" for p in todo}
                 raise TimeoutError(
                     f"reading {topic} from {config['bootstrap.servers']}: offsets {missing} not read "
-                    f"within {deadline_s:.0f}s"
+                    f"(nothing arrived for {deadline_s:.0f}s)"
                 )
             batch = consumer.consume(num_messages=5000, timeout=1.0)
+            if batch:
+                deadline = time.monotonic() + deadline_s
             for msg in batch:
                 err = msg.error()
                 if err is not None:
@@ -73,7 +81,7 @@ def read_range(
                     del todo[p]
                     consumer.pause([TopicPartition(topic, p)])
                     continue
-                yield Record(p, off, msg.key(), msg.value(), msg.timestamp()[1])
+                yield Record(p, off, msg.key(), msg.value(), msg.timestamp()[1], tuple(msg.headers() or ()))
                 if off + 1 >= todo[p][1]:
                     del todo[p]
                     consumer.pause([TopicPartition(topic, p)])

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, Self
 
 from include.connections import AIRFLOW_CONNECTIONS, Connections
+from include.hdfs import archive as hdfs_archive
 from include.hdfs import client, spark_logs
 from include.kafka import admin, offsets
 from include.plans import ReadPlan, kafka_conn_ids, plan_read
@@ -32,13 +33,17 @@ JOB_OPERATIONS = ["DESCRIBE", "READ"]
 
 @dataclass(frozen=True)
 class ReadRecord:
-    """Recorded just before the job: the topic's id (the job tags every archived row with it), its low and
-    end offsets ({partition: offset}), the floor an accepted data loss leaves, the losses in words, and the
-    job's arguments (the plan's, and ``--topic-id``)."""
+    """Recorded just before the job: the topic's id (the job tags every archived row with it), its low, stable
+    (``read_committed``) and high offsets ({partition: offset}), where the query's checkpoint stood (its
+    offsets, None for a new query, and its last committed batch), the floor an accepted data loss leaves, the
+    losses in words, and the job's arguments (the plan's, and ``--topic-id``)."""
 
     topic_id: str
     low: dict[str, int]
     end: dict[str, int]
+    high: dict[str, int]
+    before: dict[str, int] | None
+    batch_before: int
     floor: dict[str, int]
     data_loss: list[str]
     spark_args: list[str]
@@ -74,17 +79,22 @@ def create_topics(plan: ReadPlan | dict, connections: Connections = AIRFLOW_CONN
 
 
 def record_offsets(plan: ReadPlan | dict, connections: Connections = AIRFLOW_CONNECTIONS) -> ReadRecord:
-    """The topic's id and offsets before the job, and what the query lost.
+    """The topic's id and offsets before the job, where the query stands, and what it lost.
 
-    With ``fail_on_data_loss`` a loss fails here, before Spark starts; otherwise it is logged with its count
-    and the verification starts after it (the floor, kept next to the checkpoint).
+    Refuses, before Spark starts, a query that may not write this archive (jobs/archive.py binding_problem).
+    With ``fail_on_data_loss`` a loss fails here; otherwise it is logged with its count and the verification
+    starts after it (the floor, kept next to the checkpoint).
     """
     plan = ReadPlan.of(plan)
     config = connections.kafka(plan.kafka_admin_conn_id).config
     admin.check_broker(config)
     admin.require_topic(config, plan.topic)
     hdfs = client.client(connections.hdfs())
+    problem = hdfs_archive.binding_problem(hdfs, plan.topic, plan.output_dir, plan.checkpoint, plan.archive_checkpoint)
+    if problem:
+        raise VerificationFailed(problem)
     marks = offsets.watermarks(config, plan.topic)
+    stable = offsets.stable_offsets(config, plan.topic)
     current_id = admin.topic_id(config, plan.topic)
     committed = spark_logs.kafka_committed_offsets(hdfs, plan.archive_checkpoint, plan.topic)
     known = verify_read.read_incarnation(hdfs, plan.checkpoint)
@@ -94,11 +104,26 @@ def record_offsets(plan: ReadPlan | dict, connections: Connections = AIRFLOW_CON
         if plan.fail_on_data_loss:
             raise VerificationFailed(text + ". Failing because fail_on_data_loss is set.")
         log.warning("%s. Going on (fail_on_data_loss is false): the query continues from what exists.", text)
+    for partition, (_, high) in sorted(marks.items()):
+        if stable[partition] < high:
+            log.warning(
+                "partition %d of %s: a transaction is open since offset %d (high watermark %d): this run reads up to "
+                "that last stable offset; a later run reads the rest once the transaction ends",
+                partition,
+                plan.topic,
+                stable[partition],
+                high,
+            )
     verify_read.write_incarnation(hdfs, plan.checkpoint, current_id, floor)
+    recreated = bool(known) and known["topic_id"] != current_id
+    before = floor if recreated else committed
     return ReadRecord(
         topic_id=current_id,
         low={str(p): low for p, (low, _) in marks.items()},
-        end={str(p): high for p, (_, high) in marks.items()},
+        end={str(p): o for p, o in stable.items()},
+        high={str(p): high for p, (_, high) in marks.items()},
+        before=None if before is None else {str(p): o for p, o in before.items()},
+        batch_before=spark_logs.last_committed_batch(hdfs, plan.archive_checkpoint),
         floor={str(p): o for p, o in floor.items()},
         data_loss=gone,
         spark_args=[*plan.spark_args, "--topic-id", current_id],
@@ -109,16 +134,43 @@ def verify(
     plan: ReadPlan | dict,
     recorded: ReadRecord | dict,
     connections: Connections = AIRFLOW_CONNECTIONS,
-    timeout_s: float = 120,
+    stall_s: float = 120,
 ) -> dict:
-    """Every message up to the recorded end (from where the query started) is in the archive exactly once,
-    with its key and value; raises VerificationFailed with the diff, returns the counts and ranges."""
+    """This run's range (where the checkpoint stood before the job -> where it stands now) is in the files its
+    batches committed, each message once with its exact bytes and headers, and nothing else; the query read at
+    least up to the stable offsets recorded before the job. Raises VerificationFailed with the diff."""
     plan, recorded = ReadPlan.of(plan), ReadRecord.of(recorded)
     config = connections.kafka(plan.kafka_admin_conn_id).config
     admin.check_broker(config)
-    hdfs = client.client(connections.hdfs())
-    started = spark_logs.kafka_initial_offsets(hdfs, plan.archive_checkpoint, plan.topic) or {}
-    ranges = verify_read.sink_ranges(recorded.low, recorded.end, recorded.floor, started)
-    return verify_read.check_archive(
-        config, hdfs, plan.topic, plan.output_dir, ranges, recorded.topic_id, timeout_s=timeout_s
-    )
+    settings = connections.hdfs()
+    hdfs = client.client(settings)
+    after = spark_logs.kafka_committed_offsets(hdfs, plan.archive_checkpoint, plan.topic) or {}
+    short = {
+        p: (after.get(int(p), 0), end)
+        for p, end in recorded.end.items()
+        if after.get(int(p), 0) < end and end > int(recorded.floor.get(p, 0))
+    }
+    if short:
+        raise VerificationFailed(
+            f"the read job stopped before the end of {plan.topic} recorded before it ran "
+            + ", ".join(f"partition {p}: at offset {a} of {e}" for p, (a, e) in sorted(short.items()))
+            + " (stopped before its first batch ended? a longer run_seconds, or trigger availableNow, reads it all)"
+        )
+    before = None if recorded.before is None else {int(p): o for p, o in recorded.before.items()}
+    started = None
+    if before is None:  # a new query: where Spark started it
+        started = spark_logs.kafka_initial_offsets(hdfs, plan.archive_checkpoint, plan.topic)
+    ranges = verify_read.run_ranges(before, started, after, recorded.low, recorded.floor)
+    batch_after = spark_logs.last_committed_batch(hdfs, plan.archive_checkpoint)
+    files = hdfs_archive.committed_files(hdfs, plan.output_dir, recorded.batch_before, batch_after)
+    return verify_read.check_run(
+        config,
+        hdfs,
+        client.file_system(settings),
+        plan.topic,
+        plan.output_dir,
+        ranges,
+        files,
+        recorded.topic_id,
+        stall_s=stall_s,
+    ) | {"batches": [recorded.batch_before + 1, batch_after]}

@@ -1,102 +1,203 @@
-"""read_from_kafka: does the archive hold every message of the verified offset range exactly once?
+"""read_from_kafka: does the archive hold every message of this run's offset range exactly once, byte for byte?
 
-The messages of the topic in the range are read with a consumer and looked up in the committed Parquet files
-of the sink (from the sink's ``_spark_metadata``), by (partition, offset). What a query can no longer read
-(retention, a recreated topic) is told here too, and the floor it leaves is kept next to the checkpoint.
+A run's range, per partition: from the offsets the query's checkpoint held before the job to those it holds
+after (Spark's offset log of the last committed batch). The run's files: those the commit entries of its
+batches list (after the batch committed before the job, up to the last one after). Both sides are streamed in
+(partition, offset) order and walked side by side: memory holds a row group per open file, whatever the
+range. Ranges of consecutive runs tile the topic: a run starts where the checkpoint says the last one ended.
+What a query can no longer read (retention, a recreated topic) is told here too, and the floor it leaves is
+kept next to the checkpoint.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import logging
-from collections import Counter
-from dataclasses import dataclass
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
-from include.hdfs import spark_logs
+from include.hdfs import archive, spark_logs
 from include.hdfs.client import read_bytes
-from include.kafka import admin, reader
+from include.kafka import reader
 from include.verify.diff import SHOW, VerificationFailed, fmt
-from include.verify.write import decode
 
 log = logging.getLogger(__name__)
 
+PROGRESS_EVERY_S = 10.0
+KINDS = ("missing", "wrong", "duplicated", "unexpected")
+
 
 @dataclass
-class SinkReport:
-    checked: int
-    missing: list[tuple]
-    wrong: list[tuple]
-    duplicated: list[tuple]
-    sink_rows: int
+class ArchiveReport:
+    """The side-by-side walk's counts, and the first SHOW rows of each kind of difference."""
+
+    checked: int = 0
+    archived: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+    shown: dict[str, list[tuple]] = field(default_factory=lambda: {kind: [] for kind in KINDS})
+
+    def add(self, kind: str, row: tuple) -> None:
+        self.counts[kind] += 1
+        if len(self.shown[kind]) < SHOW:
+            self.shown[kind].append(row)
 
     @property
     def ok(self) -> bool:
-        return not (self.missing or self.wrong or self.duplicated)
+        return not any(self.counts.values())
+
+    def diff(self) -> list[str]:
+        labels = {
+            "missing": "missing from the archive",
+            "wrong": "in the archive with other bytes (key, value, headers or topic)",
+            "duplicated": "in the archive more than once",
+            "unexpected": "in the archive but not in this run's range",
+        }
+        lines = []
+        for kind, label in labels.items():
+            if self.counts[kind]:
+                lines.append(f"{self.counts[kind]} message(s) {label} (partition | offset | key | value | headers):")
+                lines += [f"  {fmt(row)}" for row in self.shown[kind]]
+                if self.counts[kind] > SHOW:
+                    lines.append(f"  ... and {self.counts[kind] - SHOW} more")
+        return lines
 
     def summary(self) -> dict:
-        diff = []
-        for label, items in (
-            ("missing from the sink", self.missing),
-            ("in the sink with other key/value", self.wrong),
-            ("in the sink more than once", self.duplicated),
-        ):
-            if items:
-                diff.append(f"{len(items)} message(s) {label} (partition | offset | key | value):")
-                diff += [f"  {fmt(i)}" for i in items[:SHOW]]
-                if len(items) > SHOW:
-                    diff.append(f"  ... and {len(items) - SHOW} more")
-        return {
-            "checked": self.checked,
-            "sink_rows": self.sink_rows,
-            "missing": len(self.missing),
-            "wrong": len(self.wrong),
-            "duplicated": len(self.duplicated),
-            "diff": diff,
-        }
+        return {"checked": self.checked, "archived_rows": self.archived, **self.counts}
 
 
-def read_sink(hdfs, output_dir: str, topic: str, topic_id: str | None = None) -> list[dict]:
-    """Rows of the committed Parquet files of the sink for ``topic`` (and, if given, that incarnation of it),
-    read with pyarrow, not Spark."""
-    import pyarrow.parquet as pq
-
-    rows: list[dict] = []
-    for path in spark_logs.sink_files(hdfs, output_dir):
-        table = pq.read_table(io.BytesIO(read_bytes(hdfs, path)))
-        rows += [r for r in table.to_pylist() if r.get("topic") == topic and topic_id in (None, r.get("topic_id"))]
-    return rows
+def _kafka_rows(config: dict[str, str], topic: str, ranges: dict[int, tuple[int, int]], stall_s: float) -> Iterator:
+    for partition in sorted(ranges):
+        start, end = ranges[partition]
+        yield from reader.read_range(config, topic, {partition: start}, {partition: end}, stall_s)
 
 
-def verify_sink(
+def _shown(row) -> tuple:
+    return (row.partition, row.offset, row.key, row.value, row.headers)
+
+
+def compare(
+    expected: Iterator[reader.Record],
+    archived: Iterator[archive.ArchiveRow],
+    topic: str,
+    topic_id: str,
+    what: str = "",
+) -> ArchiveReport:
+    """Walk both (partition, offset)-ordered streams side by side."""
+    report = ArchiveReport()
+    marker = object()
+    exp, arc = next(expected, marker), next(archived, marker)
+    last_key = None
+    next_log = time.monotonic() + PROGRESS_EVERY_S
+    while exp is not marker or arc is not marker:
+        if time.monotonic() > next_log:
+            log.info("%schecked %d message(s), %d archived row(s) so far", what, report.checked, report.archived)
+            next_log = time.monotonic() + PROGRESS_EVERY_S
+        exp_key = None if exp is marker else (exp.partition, exp.offset)
+        arc_key = None if arc is marker else (arc.partition, arc.offset)
+        if arc_key is not None and arc_key == last_key:
+            report.archived += 1
+            report.add("duplicated", _shown(arc))
+            arc = next(archived, marker)
+            continue
+        if arc_key is None or (exp_key is not None and exp_key < arc_key):
+            report.checked += 1
+            report.add("missing", _shown(exp))
+            exp = next(expected, marker)
+        elif exp_key is None or arc_key < exp_key:
+            report.archived += 1
+            report.add("unexpected", _shown(arc))
+            last_key = arc_key
+            arc = next(archived, marker)
+        else:
+            report.checked += 1
+            report.archived += 1
+            same = (
+                arc.key == exp.key
+                and arc.value == exp.value
+                and arc.headers == exp.headers
+                and arc.topic == topic
+                and arc.topic_id == topic_id
+            )
+            if not same:
+                report.add("wrong", _shown(arc))
+            last_key = arc_key
+            exp, arc = next(expected, marker), next(archived, marker)
+    return report
+
+
+def run_ranges(
+    before: dict[int, int] | None,
+    started: dict[int, int] | None,
+    after: dict[int, int] | None,
+    low: dict[str, int],
+    floor: dict[str, int],
+) -> dict[int, tuple[int, int]]:
+    """Per partition, the offsets this run archived: from where the checkpoint stood before the job (a new
+    query: where Spark started it, never below the topic's earliest offset then, nor the floor an accepted data
+    loss left) to where it stands after."""
+    ranges = {}
+    for partition, end in (after or {}).items():
+        if before is not None and partition in before:
+            start = before[partition]
+        else:
+            start = max((started or {}).get(partition, 0), int(low.get(str(partition), 0)))
+        start = max(start, int(floor.get(str(partition), 0)))
+        if end > start:
+            ranges[partition] = (start, end)
+    return ranges
+
+
+def verify_run(
     config: dict[str, str],
     hdfs,
+    fs,
     topic: str,
     output_dir: str,
-    ranges: dict[str, list[int]],
-    timeout_s: float,
-    topic_id: str | None = None,
-) -> SinkReport:
-    """Every message with ranges[p][0] <= offset < ranges[p][1] is in the sink exactly once, with its key and
-    value; and no (partition, offset) appears twice anywhere in the sink."""
-    admin.check_broker(config)
-    start = {int(p): int(r[0]) for p, r in ranges.items()}
-    end = {int(p): int(r[1]) for p, r in ranges.items()}
-    expected = {
-        (r.partition, r.offset): (decode(r.key), decode(r.value))
-        for r in reader.read_range(config, topic, start, end, timeout_s)
-    }
-    sink = read_sink(hdfs, output_dir, topic, topic_id)
-    seen = Counter((int(r["partition"]), int(r["offset"])) for r in sink)
-    by_id = {(int(r["partition"]), int(r["offset"])): (r["key"], r["value"]) for r in sink}
-    missing, wrong = [], []
-    for pid, kv in sorted(expected.items()):
-        if pid not in by_id:
-            missing.append((*pid, *kv))
-        elif by_id[pid] != kv:
-            wrong.append((*pid, *by_id[pid]))
-    duplicated = [(*pid, *by_id[pid]) for pid, n in sorted(seen.items()) if n > 1]
-    return SinkReport(len(expected), missing, wrong, duplicated, len(sink))
+    ranges: dict[int, tuple[int, int]],
+    files: list[str],
+    topic_id: str,
+    stall_s: float = 120,
+) -> ArchiveReport:
+    """Every message of ``ranges`` is in ``files`` exactly once with its exact bytes, and nothing else is."""
+    return compare(
+        _kafka_rows(config, topic, ranges, stall_s),
+        archive.rows_in_order(fs, files),
+        topic,
+        topic_id,
+        what=f"{topic} -> {output_dir}: ",
+    )
+
+
+def check_run(
+    config: dict[str, str],
+    hdfs,
+    fs,
+    topic: str,
+    output_dir: str,
+    ranges: dict[int, tuple[int, int]],
+    files: list[str],
+    topic_id: str,
+    stall_s: float = 120,
+) -> dict:
+    """read_from_kafka's check; raises VerificationFailed with the diff, returns the counts and the ranges."""
+    started = time.monotonic()
+    report = verify_run(config, hdfs, fs, topic, output_dir, ranges, files, topic_id, stall_s)
+    if not report.ok:
+        raise VerificationFailed(
+            f"archive {output_dir} does not hold this run's messages of {topic} exactly once "
+            f"(ranges {ranges}, {len(files)} file(s)):\n" + "\n".join(report.diff())
+        )
+    log.info(
+        "archive %s holds all %d message(s) of %s in %s exactly once (%d file(s), %.1fs)",
+        output_dir,
+        report.checked,
+        topic,
+        ranges,
+        len(files),
+        time.monotonic() - started,
+    )
+    return report.summary() | {"ranges": {str(p): list(r) for p, r in ranges.items()}, "files": len(files)}
 
 
 def offsets_gone(committed: dict[int, int] | None, marks: dict[int, tuple[int, int]]) -> list[str]:
@@ -169,33 +270,7 @@ def data_loss(
             else f"topic {topic} was deleted and recreated (id {known['topic_id']} -> {current_id})"
         ]
         return gone, resume
+    for partition, offset in (committed or {}).items():  # retention: the query resumes at the earliest offset
+        if partition in marks and marks[partition][0] > offset:
+            floor[partition] = max(floor.get(partition, 0), marks[partition][0])
     return offsets_gone(committed, marks), floor
-
-
-def sink_ranges(
-    low: dict[str, int], end: dict[str, int], floor: dict[str, int], started: dict[int, int]
-) -> dict[str, list[int]]:
-    """Per partition, the offsets the archive must hold: from where the query started (or, if later, the
-    earliest offset still in the topic, or the floor left by an accepted data loss) up to the end recorded
-    just before the job."""
-    return {p: [max(int(low[p]), started.get(int(p), 0), int(floor.get(p, 0))), int(stop)] for p, stop in end.items()}
-
-
-def check_archive(
-    config: dict[str, str],
-    hdfs,
-    topic: str,
-    output_dir: str,
-    ranges: dict[str, list[int]],
-    topic_id: str,
-    timeout_s: float = 120,
-) -> dict:
-    """read_from_kafka's check; raises VerificationFailed with the diff, returns the counts and the ranges."""
-    report = verify_sink(config, hdfs, topic, output_dir, ranges, timeout_s, topic_id)
-    summary = report.summary()
-    if not report.ok:
-        raise VerificationFailed(
-            f"archive {output_dir} does not hold every message of {topic} exactly once:\n" + "\n".join(summary["diff"])
-        )
-    log.info("archive %s holds all %d message(s) of %s in %s exactly once", output_dir, report.checked, topic, ranges)
-    return {k: v for k, v in summary.items() if k != "diff"} | {"ranges": ranges}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from include.verify.diff import MultisetDiff
-from include.verify.read import offsets_gone, sink_ranges
+from include.verify.read import offsets_gone, run_ranges
 
 
 def test_exact_match_has_no_diff():
@@ -28,9 +28,16 @@ def test_a_row_nobody_expected_is_unexpected_not_a_duplicate():
     assert "<null> | 'x'" in "\n".join(diff.lines("rows"))
 
 
-def test_sink_range_starts_where_the_query_started_but_not_before_what_the_topic_still_has():
-    recorded = {"low": {"0": 5, "1": 0}, "end": {"0": 20, "1": 7}}
-    assert sink_ranges(recorded["low"], recorded["end"], {}, {0: 0, 1: 3}) == {"0": [5, 20], "1": [3, 7]}
+def test_a_run_range_starts_where_the_checkpoint_stood_and_ends_where_it_stands_now():
+    assert run_ranges({0: 7, 1: 3}, None, {0: 20, 1: 3}, {"0": 0, "1": 0}, {}) == {0: (7, 20)}
+
+
+def test_a_new_querys_range_starts_where_spark_started_it_but_not_before_what_the_topic_still_had():
+    assert run_ranges(None, {0: -2, 1: 4}, {0: 9, 1: 9}, {"0": 5, "1": 0}, {}) == {0: (5, 9), 1: (4, 9)}
+
+
+def test_a_run_range_starts_after_an_accepted_data_loss():
+    assert run_ranges({0: 2}, None, {0: 30}, {"0": 0}, {"0": 12}) == {0: (12, 30)}
 
 
 def test_offsets_deleted_by_retention_are_counted():
