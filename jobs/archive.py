@@ -33,8 +33,21 @@ ENTRY_NAME = re.compile(r"^(\d+)\.json$")
 COLUMNS = ("key", "value", "headers", "topic", "partition", "offset", "timestamp", "timestampType", "topic_id")
 
 
+def path_of(location: str) -> str:
+    """``hdfs://nn:8020/a/b`` -> ``/a/b`` (taken literally: no percent-decoding); a path stays as it is. A
+    binding names paths, so that the job (given URIs) and the DAG's check (given paths) compare alike."""
+    if "://" in location:
+        location = "/" + location.split("://", 1)[1].split("/", 1)[-1] if "/" in location.split("://", 1)[1] else "/"
+    return location.rstrip("/") or "/"
+
+
 def new_binding(topic: str, checkpoint: str, output_dir: str) -> dict[str, str]:
-    return {"archive_id": uuid.uuid4().hex, "topic": topic, "checkpoint": checkpoint, "output_dir": output_dir}
+    return {
+        "archive_id": uuid.uuid4().hex,
+        "topic": topic,
+        "checkpoint": path_of(checkpoint),
+        "output_dir": path_of(output_dir),
+    }
 
 
 def describe(binding: dict) -> str:
@@ -58,6 +71,7 @@ def binding_problem(
     the directory exists and holds something but no binding (another writer, or the earlier layout);
     ``*_has_batches``: the query's commit log / the archive's log holds entries.
     """
+    checkpoint, output_dir = path_of(checkpoint), path_of(output_dir)
     this = f"this run's query (topic {topic!r}, checkpoint {checkpoint})"
     new_dir = f"give this run an output_dir of its own (a new directory); {output_dir} stays as it is"
     if in_archive is None and in_checkpoint is None:

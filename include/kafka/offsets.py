@@ -30,17 +30,23 @@ def end_offsets(config: dict[str, str], topic: str, timeout: float = DEFAULT_TIM
     return {str(p): high for p, (_, high) in watermarks(config, topic, timeout).items()}
 
 
-def stable_offsets(config: dict[str, str], topic: str, timeout: float = DEFAULT_TIMEOUT_S) -> dict[int, int]:
-    """{partition: last stable offset}: the end a ``read_committed`` reader (the read job, the verifiers) reaches
-    now. Below the high watermark while a transaction is open on the partition."""
+def end_offsets_by_isolation(
+    config: dict[str, str], topic: str, timeout: float = DEFAULT_TIMEOUT_S
+) -> tuple[dict[int, int], dict[int, int]]:
+    """({partition: high watermark}, {partition: last stable offset}) right now. The last stable offset is the
+    end a ``read_committed`` reader (the read job, the verifiers) reaches: below the high watermark while a
+    transaction is open on the partition. (librdkafka's own watermark query answers the latter.)"""
     from confluent_kafka import IsolationLevel, TopicPartition
     from confluent_kafka.admin import AdminClient, OffsetSpec
 
     partitions = watermarks(config, topic, timeout)
     admin = AdminClient(quiet_config(config))
-    futures = admin.list_offsets(
-        {TopicPartition(topic, p): OffsetSpec.latest() for p in partitions},
-        isolation_level=IsolationLevel.READ_COMMITTED,
-        request_timeout=timeout,
-    )
-    return {tp.partition: future.result().offset for tp, future in futures.items()}
+    out = []
+    for level in (IsolationLevel.READ_UNCOMMITTED, IsolationLevel.READ_COMMITTED):
+        futures = admin.list_offsets(
+            {TopicPartition(topic, p): OffsetSpec.latest() for p in partitions},
+            isolation_level=level,
+            request_timeout=timeout,
+        )
+        out.append({tp.partition: future.result().offset for tp, future in futures.items()})
+    return out[0], out[1]

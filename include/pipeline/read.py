@@ -94,7 +94,7 @@ def record_offsets(plan: ReadPlan | dict, connections: Connections = AIRFLOW_CON
     if problem:
         raise VerificationFailed(problem)
     marks = offsets.watermarks(config, plan.topic)
-    stable = offsets.stable_offsets(config, plan.topic)
+    high, stable = offsets.end_offsets_by_isolation(config, plan.topic)
     current_id = admin.topic_id(config, plan.topic)
     committed = spark_logs.kafka_committed_offsets(hdfs, plan.archive_checkpoint, plan.topic)
     known = verify_read.read_incarnation(hdfs, plan.checkpoint)
@@ -104,15 +104,15 @@ def record_offsets(plan: ReadPlan | dict, connections: Connections = AIRFLOW_CON
         if plan.fail_on_data_loss:
             raise VerificationFailed(text + ". Failing because fail_on_data_loss is set.")
         log.warning("%s. Going on (fail_on_data_loss is false): the query continues from what exists.", text)
-    for partition, (_, high) in sorted(marks.items()):
-        if stable[partition] < high:
+    for partition in sorted(marks):
+        if stable[partition] < high[partition]:
             log.warning(
                 "partition %d of %s: a transaction is open since offset %d (high watermark %d): this run reads up to "
                 "that last stable offset; a later run reads the rest once the transaction ends",
                 partition,
                 plan.topic,
                 stable[partition],
-                high,
+                high[partition],
             )
     verify_read.write_incarnation(hdfs, plan.checkpoint, current_id, floor)
     recreated = bool(known) and known["topic_id"] != current_id
@@ -121,7 +121,7 @@ def record_offsets(plan: ReadPlan | dict, connections: Connections = AIRFLOW_CON
         topic_id=current_id,
         low={str(p): low for p, (low, _) in marks.items()},
         end={str(p): o for p, o in stable.items()},
-        high={str(p): high for p, (_, high) in marks.items()},
+        high={str(p): o for p, o in high.items()},
         before=None if before is None else {str(p): o for p, o in before.items()},
         batch_before=spark_logs.last_committed_batch(hdfs, plan.archive_checkpoint),
         floor={str(p): o for p, o in floor.items()},

@@ -274,7 +274,7 @@ def test_rolling_restart_of_every_broker_during_a_processing_time_read_is_invisi
     in_topic = {(p, o, v.decode()) for _, v, p, o in consume_all(topic, 180, BOOTSTRAP)}
     assert len(in_topic) == sent["n"]
     archive = spark.read.parquet(f"{HDFS_URI}{output_dir}").select("partition", "offset", "value").collect()
-    archived = [(r.partition, r.offset, r.value) for r in archive]
+    archived = [(r.partition, r.offset, bytes(r.value).decode()) for r in archive]
     assert len(archived) == len(set(archived)), "a message is in the archive twice"
     assert set(archived) == in_topic, (
         f"{len(in_topic - set(archived))} message(s) missing from the archive, "

@@ -6,7 +6,6 @@ would run it: the project folder on PYTHONPATH, its dags/ and plugins/ as Airflo
 from __future__ import annotations
 
 import ast
-import io
 import json
 import os
 import re
@@ -17,9 +16,9 @@ import uuid
 from importlib import metadata
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 
+from tests.support.archive import archive_rows
 from tests.support.data import PLAYERS
 from tests.support.kafka import consume_all, delete_topics
 from tests.support.stack import ROOT, hdfs_user
@@ -163,7 +162,7 @@ def test_requirements_bring_every_package_the_deployed_code_imports(deployment):
     assert not missing, f"imported by the deployed code but not brought by requirements.txt: {missing}"
 
 
-def test_write_then_read_run_in_the_deployment_through_connections_alone(deployment, hdfs):
+def test_write_then_read_run_in_the_deployment_through_connections_alone(deployment, hdfs, tmp_path):
     hdfs_home = f"/user/{hdfs_user()}"
     topic = f"deployed-{uuid.uuid4().hex[:10]}"
     landing, archive = f"{topic}-landing", f"{topic}-archive"
@@ -175,12 +174,8 @@ def test_write_then_read_run_in_the_deployment_through_connections_alone(deploym
 
         read = _dags_test(deployment, "read_from_kafka", {"topic": topic, "output_dir": archive})
         assert read.returncode == 0, (read.stdout + read.stderr)[-6000:]
-        names = [n for n in hdfs.list(f"{hdfs_home}/{archive}") if n.endswith(".parquet")]
-        archived = []
-        for name in names:
-            with hdfs.read(f"{hdfs_home}/{archive}/{name}") as reader:
-                archived += pq.read_table(io.BytesIO(reader.read())).to_pylist()
-        assert sorted((_text(r["key"]), _text(r["value"])) for r in archived) == sorted(PLAYERS)
+        archived = archive_rows(hdfs, f"{hdfs_home}/{archive}", tmp_path / "archive")
+        assert sorted((_text(r[2]), _text(r[3])) for r in archived) == sorted(PLAYERS)
     finally:
         delete_topics([topic, f"{topic}.dlq"])
         for path in (landing, archive, f"checkpoints/write_to_kafka/{topic}", f"checkpoints/read_from_kafka/{topic}"):

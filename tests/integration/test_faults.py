@@ -22,6 +22,7 @@ from include.config import DEFAULT_PLAYERS_CSV
 from include.plans import checkpoint_for
 from include.spark_app import application, jobs_archive, kafka_connector
 from tests.support.airflow import BackgroundDagRun, DagRun, run_dag
+from tests.support.archive import archive_rows
 from tests.support.kafka import consume_all, new_read_target, produce_records
 from tests.support.spark import spark_submit_jvms
 from tests.support.stack import HDFS_URI, hdfs_user
@@ -244,7 +245,7 @@ def test_hostile_rows_go_to_the_dead_letter_topic_and_the_job_survives(target, t
 
 
 def test_read_job_killed_mid_stream_recovers_and_the_archive_holds_each_message_once(
-    unique, kafka_config, cleanup_topics, cleanup_hdfs, hdfs, spark_with_kafka
+    unique, kafka_config, cleanup_topics, cleanup_hdfs, hdfs, tmp_path
 ):
     topic = f"faults-read-{unique}"
     output_dir, checkpoint = new_read_target(topic, kafka_config, 2, 1, cleanup_topics, cleanup_hdfs)
@@ -261,15 +262,17 @@ def test_read_job_killed_mid_stream_recovers_and_the_archive_holds_each_message_
             time.sleep(0.05)
         for jvm in spark_submit_jvms(topic):
             os.kill(jvm.pid, signal.SIGKILL)
+        # before the retry (15 s later): a directory reader sees the one batch whole or not at all
+        killed = archive_rows(hdfs, output_dir, tmp_path / "killed") if hdfs.status(output_dir, strict=False) else []
+        assert len(killed) in (0, total) and len({r[:2] for r in killed}) == len(killed), len(killed)
         result = bg.wait(600)
     finally:
         bg.kill()
     output = result.output
     assert "Error code is: -9" in output or "Error code is: 137" in output, output[-5000:]
     assert result.returncode == 0, output[-8000:]
-    rows = spark_with_kafka.read.parquet(f"{HDFS_URI}{output_dir}")
-    assert rows.count() == total
-    assert rows.select("partition", "offset").distinct().count() == total
+    rows = archive_rows(hdfs, output_dir, tmp_path / "after")
+    assert len(rows) == total and len({r[:2] for r in rows}) == total
 
 
 def test_a_hanging_job_is_killed_by_the_task_timeout_and_leaves_no_spark_process(target):
@@ -321,7 +324,7 @@ def test_a_topic_deleted_and_recreated_between_reads_is_reported_and_handled(
     first = run_dag("read_from_kafka", {**conf, "messages": ["a", "b", "c"]})
     assert first.ok, first.tail()
     old_rows = archived()
-    assert [r[2] for r in old_rows] == ["a", "b", "c"]
+    assert [r[2] for r in old_rows] == [b"a", b"b", b"c"]
 
     admin.delete_topics([topic], operation_timeout=30)[topic].result(timeout=30)
     deadline = time.monotonic() + 60
@@ -350,12 +353,12 @@ def test_a_topic_deleted_and_recreated_between_reads_is_reported_and_handled(
     assert later.ok, later.tail()
     rows = archived()
     new_rows = [r for r in rows if r[0] != old_rows[0][0]]
-    assert [r[1:] for r in new_rows] == [(2, "z")]  # x and y were lost with the old checkpoint's position
+    assert [r[1:] for r in new_rows] == [(2, b"z")]  # x and y were lost with the old checkpoint's position
     assert [r for r in rows if r[0] == old_rows[0][0]] == old_rows
 
 
 def test_broker_stopped_mid_read_fails_fast_naming_it_and_a_rerun_archives_each_message_once(
-    unique, kafka_config, cleanup_topics, cleanup_hdfs, hdfs, spark_with_kafka
+    unique, kafka_config, cleanup_topics, cleanup_hdfs, hdfs, tmp_path
 ):
     topic = f"faults-rdown-{unique}"
     output_dir, checkpoint = new_read_target(topic, kafka_config, 1, 1, cleanup_topics, cleanup_hdfs)
@@ -370,6 +373,5 @@ def test_broker_stopped_mid_read_fails_fast_naming_it_and_a_rerun_archives_each_
     assert_failed_fast_naming_the_broker(result, stopped_at)
     rerun = run_dag("read_from_kafka", {"topic": topic, "output_dir": output_dir})
     assert rerun.ok, rerun.tail()
-    rows = spark_with_kafka.read.parquet(f"{HDFS_URI}{output_dir}")
-    assert rows.count() == total
-    assert rows.select("partition", "offset").distinct().count() == total
+    rows = archive_rows(hdfs, output_dir, tmp_path / "after")
+    assert len(rows) == total and len({r[:2] for r in rows}) == total

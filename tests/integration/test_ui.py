@@ -16,7 +16,6 @@ although it succeeded, the test clears that task, as a user would, and says so w
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import posixpath
@@ -36,6 +35,7 @@ import requests
 from devstack import ui
 from devstack.engine import port_owner
 from include.plans import checkpoint_for
+from tests.support.archive import archive_rows
 from tests.support.data import PLAYERS
 from tests.support.kafka import consume_all
 from tests.support.stack import ROOT, hdfs_user
@@ -408,9 +408,8 @@ def test_browser_triggers_write_to_kafka_from_its_form_and_the_players_arrive(
 
 
 def test_rest_api_triggers_read_from_kafka_and_the_archive_holds_the_messages(
-    airflow_ui, unique, hdfs, cleanup_topics, cleanup_hdfs
+    airflow_ui, unique, hdfs, cleanup_topics, cleanup_hdfs, tmp_path
 ):
-    import pyarrow.parquet as pq
 
     rest = Airflow.login(airflow_ui, ui.USER, ui.read_password())  # the documented way: POST /auth/token
     topic = f"ui-rest-{unique}"
@@ -437,13 +436,8 @@ def test_rest_api_triggers_read_from_kafka_and_the_archive_holds_the_messages(
 
     assert run["state"] == "success", rest.explain("read_from_kafka", run_id)
     assert run["conf"]["topic"] == topic
-    # the archive, read independently: the Parquet files on HDFS, through WebHDFS and pyarrow
-    files = [name for name in hdfs.list(output_dir) if name.endswith(".parquet")]
-    assert files, f"no Parquet file in {output_dir}"
-    values = []
-    for name in files:
-        with hdfs.read(f"{output_dir}/{name}") as reader:
-            values += pq.read_table(io.BytesIO(reader.read())).column("value").to_pylist()
+    # the archive, read independently: the directory copied from HDFS, read by DuckDB and pyarrow.dataset
+    values = [row[3].decode() for row in archive_rows(hdfs, output_dir, tmp_path / "archive")]
     assert sorted(values) == sorted(messages)
     assert sorted(v.decode() for _, v, _, _ in consume_all(topic)) == sorted(messages)
 

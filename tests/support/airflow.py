@@ -47,8 +47,9 @@ class DagRun:
         return "\n".join(self.output.splitlines()[-n:])
 
 
-def run_dag(dag_id: str, conf: dict, timeout_s: float = 600) -> DagRun:
-    """`airflow dags test <dag_id> --conf <json>`, as `make run` does; returns its exit code and output."""
+def run_dag(dag_id: str, conf: dict, timeout_s: float = 600, env: dict | None = None) -> DagRun:
+    """`airflow dags test <dag_id> --conf <json>`, as `make run` does; returns its exit code and output.
+    ``env``: variables set for this run only (e.g. another connection)."""
     start = time.monotonic()
     proc = subprocess.run(
         [str(Path(sys.executable).parent / "airflow"), "dags", "test", dag_id, "--conf", json.dumps(conf)],
@@ -56,6 +57,7 @@ def run_dag(dag_id: str, conf: dict, timeout_s: float = 600) -> DagRun:
         text=True,
         timeout=timeout_s,
         cwd=ROOT,
+        env={**os.environ, **(env or {})},
     )
     run = DagRun(
         subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout + proc.stderr), time.monotonic() - start

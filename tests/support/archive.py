@@ -14,10 +14,10 @@ Row = tuple  # (partition, offset, key bytes, value bytes, headers tuple, date s
 
 
 def download(hdfs, output_dir: str, local: Path) -> Path:
-    """The archive directory, every file of it, copied to ``local``."""
+    """The archive directory, every file of it, copied to ``local``/archive (a name no glob misreads)."""
     local.mkdir(parents=True, exist_ok=True)
-    hdfs.download(output_dir, str(local), n_threads=1)
-    return local / Path(output_dir).name
+    hdfs.download(output_dir, str(local / "archive"), n_threads=1)
+    return local / "archive"
 
 
 def _headers(raw) -> tuple:
