@@ -33,6 +33,10 @@ SPARK_GROUP_ID_PREFIX = f"{GROUP_PREFIX}-spark"
 
 # ---- Airflow connections ----------------------------------------------------------------------------------
 KAFKA_CONN_ID = "kafka_default"
+# the local stack's SASL_SSL principals (devstack/secure.py serves them); a deployment may name its own the same
+SECURE_ADMIN_CONN_ID = "kafka_secure_admin"
+SECURE_WRITER_CONN_ID = "kafka_secure_writer"
+SECURE_READER_CONN_ID = "kafka_secure_reader"
 WEBHDFS_CONN_ID = "webhdfs_default"
 SPARK_CONN_ID = "spark_default"
 

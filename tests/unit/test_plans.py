@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from include.config import DEFAULT_PLAYERS_CSV
 from include.connections import HdfsSettings, KafkaSettings
 from include.plans import checkpoint_for, plan_read, plan_write, resolve_hdfs_dir
 
 KAFKA = KafkaSettings({"bootstrap.servers": "b1:9092,b2:9092"})
 HDFS = HdfsSettings(namenodes=("nn",), http_port=9870, user="ana", hdfs_uri="hdfs://nn:8020")
 WRITE = {
-    "source_csv": "/data/players.csv",
+    "source_csv": str(DEFAULT_PLAYERS_CSV),
     "topic": "kafka-new-topic",
     "hdfs_dir": "testdir",
     "partitions": 1,
@@ -55,7 +56,9 @@ def test_processing_time_passes_interval_and_run_seconds_to_the_job():
         ({"source_csv": " "}, "source_csv is empty"),
         ({"hdfs_dir": "hdfs://other/x"}, "not a URI"),
         ({"hdfs_dir": "/"}, "can't be the HDFS root"),
-        ({"hdfs_dir": "/data/_tmp"}, "hidden"),
+        ({"hdfs_dir": "/user/ana/_tmp"}, "hidden"),
+        ({"hdfs_dir": "../bob/testdir"}, r"'\.\.' part"),
+        ({"hdfs_dir": "/user/ana/x/../../bob"}, r"'\.\.' part"),
     ],
 )
 def test_bad_write_params_are_refused_with_a_clear_message(change, message):
@@ -91,7 +94,7 @@ def test_each_query_gets_its_own_checkpoint():
 
 
 def test_absolute_dirs_are_normalised():
-    assert resolve_hdfs_dir("/a//b/../c/", "ana", "x") == "/a/c"
+    assert resolve_hdfs_dir("/a//b/./c/", "ana", "x") == "/a/b/c"
 
 
 def test_replication_factor_left_empty_means_the_clusters_default():
