@@ -77,3 +77,6 @@ SPARK_CONF = {
 # How long a Spark job may run before Airflow kills it (and, with it, its whole process tree). Deployment
 # configuration, like Airflow's own settings: read from the environment when the DAG file is parsed.
 SPARK_JOB_TIMEOUT = timedelta(minutes=float(os.environ.get("SPARK_JOB_TIMEOUT_MINUTES", "30")))
+# What a processingTime run leaves of SPARK_JOB_TIMEOUT for spark-submit to start the driver and for the last
+# batch to finish: run_seconds must fit in SPARK_JOB_TIMEOUT - SPARK_START_MARGIN (include/plans.py).
+SPARK_START_MARGIN = timedelta(minutes=2)

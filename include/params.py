@@ -32,7 +32,13 @@ def trigger_params(available_now: str, processing_time: str) -> dict[str, Param]
             description=f"availableNow: {available_now} processingTime: {processing_time}",
         ),
         "interval_seconds": Param(5, type="number", exclusiveMinimum=0, description="processingTime: batch interval."),
-        "run_seconds": Param(60, type="number", minimum=0, description="processingTime: how long the query runs."),
+        "run_seconds": Param(
+            60,
+            type="number",
+            minimum=0,
+            description="processingTime: how long the query runs; at least interval_seconds (one batch), and "
+            "within the Spark task's timeout less 2 minutes for Spark to start.",
+        ),
     }
 
 

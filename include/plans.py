@@ -13,12 +13,15 @@ import hashlib
 import posixpath
 import re
 from dataclasses import asdict, dataclass, fields
+from datetime import timedelta
 from typing import Any, ClassVar, Self
 
 from include.config import (
     CHECKPOINT_ROOT,
     DEFAULT_TOPIC,
     KAFKA_CONN_ID,
+    SPARK_JOB_TIMEOUT,
+    SPARK_START_MARGIN,
     STARTING_OFFSETS,
     TRIGGERS,
 )
@@ -64,7 +67,10 @@ def _positive_int(params: dict, name: str, minimum: int = 1) -> int:
     return int(value)
 
 
-def _trigger(params: dict) -> dict[str, Any]:
+def _trigger(params: dict, job_timeout: timedelta = SPARK_JOB_TIMEOUT) -> dict[str, Any]:
+    """trigger, interval_seconds, run_seconds. With processingTime the query must run long enough for one batch
+    (run_seconds >= interval_seconds), and stop before the Spark task's execution_timeout kills it: run_seconds
+    fits ``job_timeout`` less SPARK_START_MARGIN (spark-submit's start, the last batch)."""
     trigger = params.get("trigger", "availableNow")
     if trigger not in TRIGGERS:
         raise ValueError(f"trigger must be one of {TRIGGERS}, got {trigger!r}")
@@ -73,6 +79,19 @@ def _trigger(params: dict) -> dict[str, Any]:
     for name, value, low in (("interval_seconds", interval, 0.1), ("run_seconds", run, 0)):
         if isinstance(value, bool) or not isinstance(value, int | float) or value < low:
             raise ValueError(f"{name} must be a number >= {low}, got {value!r}")
+    if trigger == "processingTime":
+        if run < interval:
+            raise ValueError(
+                f"run_seconds {run} can't cover one batch of interval_seconds {interval}: the query would stop "
+                "before its first batch. Give run_seconds >= interval_seconds"
+            )
+        limit = (job_timeout - SPARK_START_MARGIN).total_seconds()
+        if run > limit:
+            raise ValueError(
+                f"run_seconds {run} does not fit the Spark task's execution_timeout ({job_timeout}, less "
+                f"{SPARK_START_MARGIN} for Spark to start and finish its batch): at most {limit:.0f}; a deployer "
+                "sets the timeout with SPARK_JOB_TIMEOUT_MINUTES"
+            )
     return {"trigger": trigger, "interval_seconds": float(interval), "run_seconds": float(run)}
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from include.config import DEFAULT_PLAYERS_CSV
+from include.config import DEFAULT_PLAYERS_CSV, SPARK_JOB_TIMEOUT, SPARK_START_MARGIN
 from include.connections import HdfsSettings, KafkaSettings
 from include.plans import checkpoint_for, plan_read, plan_write, resolve_hdfs_dir
 
@@ -100,3 +100,32 @@ def test_absolute_dirs_are_normalised():
 def test_replication_factor_left_empty_means_the_clusters_default():
     assert plan_write(WRITE | {"replication_factor": None}, KAFKA, HDFS).replication_factor == "cluster-default"
     assert plan_write(WRITE | {"replication_factor": 3}, KAFKA, HDFS).replication_factor == 3
+
+
+PROCESSING = {"trigger": "processingTime", "interval_seconds": 5}
+LONGEST_RUN = (SPARK_JOB_TIMEOUT - SPARK_START_MARGIN).total_seconds()
+
+
+@pytest.mark.parametrize("plan", [plan_write, plan_read])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"run_seconds": 0}, "can't cover one batch of interval_seconds 5"),  # stopped before its first batch
+        ({"run_seconds": 4.9}, "can't cover one batch"),
+        ({"run_seconds": LONGEST_RUN + 1}, "does not fit the Spark task's execution_timeout"),
+        ({"run_seconds": SPARK_JOB_TIMEOUT.total_seconds()}, f"at most {LONGEST_RUN:.0f}"),
+    ],
+)
+def test_run_seconds_must_cover_one_batch_and_fit_the_spark_tasks_timeout(plan, change, message):
+    params = (WRITE if plan is plan_write else READ) | PROCESSING | change
+    with pytest.raises(ValueError, match=message):
+        plan(params, KAFKA, HDFS)
+
+
+@pytest.mark.parametrize("run_seconds", [5, 60, LONGEST_RUN])
+def test_run_seconds_from_one_batch_to_the_timeout_less_the_margin_is_accepted(run_seconds):
+    assert plan_write(WRITE | PROCESSING | {"run_seconds": run_seconds}, KAFKA, HDFS).run_seconds == run_seconds
+
+
+def test_run_seconds_is_not_checked_for_available_now_which_ignores_it():
+    assert plan_write(WRITE | {"trigger": "availableNow", "run_seconds": 0}, KAFKA, HDFS).trigger == "availableNow"
