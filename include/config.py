@@ -22,8 +22,10 @@ DLQ_SUFFIX = ".dlq"
 KAFKA_TOPIC_MAX_CHARS = 249  # Kafka's own limit, for any topic (a dead-letter topic included)
 TOPIC_CHARS = "A-Za-z0-9._-"
 # The one rule for a topic a user names (the DAGs' `topic` param and plan_write/plan_read): Kafka's characters,
-# short enough that its dead-letter topic <topic>.dlq still fits Kafka's limit.
-TOPIC_PATTERN = rf"^[{TOPIC_CHARS}]{{1,{KAFKA_TOPIC_MAX_CHARS - len(DLQ_SUFFIX)}}}$"
+# short enough that its dead-letter topic <topic>.dlq still fits Kafka's limit; not starting with '-' (the Spark
+# job's command line would take it for an option) nor '__' (Kafka's internal topics, e.g. __consumer_offsets).
+# The same regex in Python and in the UI's JSON-schema form (a lookahead both understand).
+TOPIC_PATTERN = rf"^(?!-|__)[{TOPIC_CHARS}]{{1,{KAFKA_TOPIC_MAX_CHARS - len(DLQ_SUFFIX)}}}$"
 # The asset that schedules read_from_kafka names a broker: a DAG's schedule is fixed when its file is parsed.
 DEFAULT_BOOTSTRAP = "localhost:9092"
 # Every consumer group of this project starts with this (Spark's groupIdPrefix, the verifiers' groups): the

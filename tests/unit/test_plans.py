@@ -129,3 +129,43 @@ def test_run_seconds_from_one_batch_to_the_timeout_less_the_margin_is_accepted(r
 
 def test_run_seconds_is_not_checked_for_available_now_which_ignores_it():
     assert plan_write(WRITE | {"trigger": "availableNow", "run_seconds": 0}, KAFKA, HDFS).trigger == "availableNow"
+
+
+@pytest.mark.parametrize("plan", [plan_write, plan_read])
+@pytest.mark.parametrize(
+    ("topic", "message"),
+    [
+        ("-players", "leading '-' is refused"),
+        ("--help", "leading '-' is refused"),
+        ("__consumer_offsets", "Kafka's internal topics"),
+        ("__players", "Kafka's internal topics"),
+    ],
+)
+def test_topics_the_job_cant_take_or_kafka_keeps_for_itself_are_refused(plan, topic, message):
+    params = WRITE if plan is plan_write else READ
+    with pytest.raises(ValueError, match=message):
+        plan(params | {"topic": topic}, KAFKA, HDFS)
+
+
+@pytest.mark.parametrize("topic", ["players-", "a-b", "_players", "p__q", "p_", "9.x", "a" * 245])
+def test_other_kafka_names_are_accepted_by_the_plans_and_the_dags_param_alike(topic):
+    import re
+
+    from include.config import TOPIC_PATTERN
+
+    assert plan_write(WRITE | {"topic": topic}, KAFKA, HDFS).topic == topic
+    assert re.fullmatch(TOPIC_PATTERN, topic)
+
+
+@pytest.mark.parametrize("topic", ["-players", "__players", "bad topic", "", "a" * 246, "a/b"])
+def test_the_dags_topic_param_refuses_what_validate_params_refuses(topic):
+    """The form (JSON schema, include/params.py) and validate_params (include/kafka/admin.py) agree."""
+    from airflow.sdk import Param
+
+    from include.params import topic_param
+
+    param: Param = topic_param("t")["topic"]
+    with pytest.raises(ValueError):
+        param.resolve(topic)
+    with pytest.raises(ValueError):
+        plan_write(WRITE | {"topic": topic}, KAFKA, HDFS)
