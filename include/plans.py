@@ -41,6 +41,8 @@ def resolve_hdfs_dir(path: str, user: str, what: str) -> str:
     path = path.strip()
     if "://" in path:
         raise ValueError(f"{what} must be a path on the connection's HDFS, not a URI: {path!r}")
+    if "#LATEST" in path:
+        raise ValueError(f"{what} {path!r} holds '#LATEST', a marker the WebHDFS client expands: rename the folder")
     if ".." in path.split("/"):
         raise ValueError(f"{what} {path!r} has a '..' part: give the directory's own path")
     if not path.startswith("/"):
@@ -51,6 +53,15 @@ def resolve_hdfs_dir(path: str, user: str, what: str) -> str:
     if any(part.startswith((".", "_")) for part in path.split("/") if part):
         raise ValueError(f"{what} {path!r} has a part starting with '.' or '_': Spark treats those as hidden")
     return path
+
+
+HADOOP_GLOB_CHARS = re.compile(r"([{}\[\]*?\\])")
+
+
+def hadoop_glob_escape(path: str) -> str:
+    """A path as a Hadoop glob that matches only itself: Spark's file source globs its input path, so that a
+    folder named ``a[1]`` would otherwise match ``a1``. Each of ``{}[]*?\\`` gets a backslash."""
+    return HADOOP_GLOB_CHARS.sub(r"\\\1", path)
 
 
 def checkpoint_for(user: str, job: str, topic: str, other: str) -> str:
@@ -166,7 +177,8 @@ class WritePlan(_Plan):
     def spark_args(self) -> list[str]:
         """jobs/write_to_kafka.py's arguments."""
         return [
-            *("--source-dir", f"{self.hdfs_uri}{self.hdfs_dir}"),
+            # the job reads it as a glob: escaped, it names only this folder (a '[' in it would be a character class)
+            *("--source-dir", f"{self.hdfs_uri}{hadoop_glob_escape(self.hdfs_dir)}"),
             *("--topic", self.topic, "--dlq-topic", self.dlq_topic),
             *("--bootstrap-servers", self.bootstrap_servers),
             *("--checkpoint", f"{self.hdfs_uri}{self.checkpoint}"),

@@ -169,3 +169,24 @@ def test_the_dags_topic_param_refuses_what_validate_params_refuses(topic):
         param.resolve(topic)
     with pytest.raises(ValueError):
         plan_write(WRITE | {"topic": topic}, KAFKA, HDFS)
+
+
+@pytest.mark.parametrize(
+    ("hdfs_dir", "source_dir"),
+    [
+        ("/user/ana/a b%#", "/user/ana/a b%#"),  # not glob characters: as they are
+        ("/user/ana/a[1]", r"/user/ana/a\[1\]"),
+        ("/user/ana/x]{y,z}*?", r"/user/ana/x\]\{y,z\}\*\?"),
+        (r"/user/ana/back\slash", r"/user/ana/back\\slash"),
+    ],
+)
+def test_the_jobs_source_dir_is_a_glob_that_matches_only_hdfs_dir(hdfs_dir, source_dir):
+    """Spark's file source globs its path: '[1]' would be a character class, an unbalanced '[' an error."""
+    plan = plan_write(WRITE | {"hdfs_dir": hdfs_dir}, KAFKA, HDFS)
+    assert plan.hdfs_dir == hdfs_dir
+    assert plan.spark_args[1] == f"hdfs://nn:8020{source_dir}"
+
+
+def test_the_webhdfs_clients_latest_marker_is_refused_in_a_path():
+    with pytest.raises(ValueError, match="#LATEST"):
+        plan_write(WRITE | {"hdfs_dir": "/user/ana/#LATEST"}, KAFKA, HDFS)
