@@ -14,7 +14,7 @@ from include.plans import checkpoint_for
 from tests.support.airflow import BackgroundDagRun, run_dag
 from tests.support.data import PLAYERS
 from tests.support.kafka import consume_all
-from tests.support.stack import hdfs_user
+from tests.support.stack import BOOTSTRAP, hdfs_user
 
 pytestmark = pytest.mark.integration
 
@@ -53,7 +53,7 @@ def test_players_csv_arrives_whole_and_a_rerun_with_the_same_file_adds_nothing(t
     assert run.ok, run.tail()
     assert kv(target["topic"]) == sorted(PLAYERS)
     assert kv(f"{target['topic']}.dlq") == []
-    assert asset_events(f"kafka://localhost:9092/{target['topic']}") == 1  # what schedules read_from_kafka
+    assert asset_events(f"kafka://{BOOTSTRAP}/{target['topic']}") == 1  # what schedules read_from_kafka
 
     again = run_dag("write_to_kafka", {"source_csv": str(DEFAULT_PLAYERS_CSV), **target})
     assert again.ok, again.tail()
