@@ -273,17 +273,25 @@ def test_read_job_killed_mid_stream_recovers_and_the_archive_holds_each_message_
 
 
 def test_a_hanging_job_is_killed_by_the_task_timeout_and_leaves_no_spark_process(target):
+    # validate_params refuses a run_seconds that does not fit the timeout (less 2 minutes for Spark to start):
+    # the job is planned to end in time, and made to hang by stopping its JVM (SIGSTOP), in each attempt
     conf = {
         "source_csv": str(DEFAULT_PLAYERS_CSV),
         **target,
         "trigger": "processingTime",
         "interval_seconds": 5,
-        "run_seconds": 3600,  # hangs, as far as Airflow can tell
+        "run_seconds": 5,
     }
-    bg = BackgroundDagRun("write_to_kafka", conf, env={"SPARK_JOB_TIMEOUT_MINUTES": "1"})
+    bg = BackgroundDagRun("write_to_kafka", conf, env={"SPARK_JOB_TIMEOUT_MINUTES": "2.1"})
     seen: set[int] = set()
     while bg.running():
-        seen |= {p.pid for p in spark_submit_jvms(target["topic"])}
+        for jvm in spark_submit_jvms(target["topic"]):
+            if jvm.pid not in seen:
+                seen.add(jvm.pid)
+                try:
+                    jvm.suspend()
+                except psutil.NoSuchProcess:
+                    pass
         time.sleep(0.5)
     result = bg.wait()
     output = result.output
