@@ -24,13 +24,13 @@ from include.spark_app import application, jobs_archive, kafka_connector
 from tests.support.airflow import BackgroundDagRun, DagRun, run_dag
 from tests.support.kafka import consume_all, new_read_target, produce_records
 from tests.support.spark import spark_submit_jvms
-from tests.support.stack import HDFS_URI, hdfs_user
+from tests.support.stack import BOOTSTRAP, HDFS_URI, hdfs_user
 
 pytestmark = pytest.mark.integration
 
 
 def high_watermark(topic: str) -> int:
-    consumer = Consumer({"bootstrap.servers": "localhost:9092", "group.id": "fault-probe"})
+    consumer = Consumer({"bootstrap.servers": BOOTSTRAP, "group.id": "fault-probe"})
     try:
         return consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=5)[1]
     except Exception:  # noqa: BLE001 - the topic may not exist yet
@@ -140,7 +140,7 @@ def test_a_checkpoint_reused_for_another_topic_is_refused_with_an_explanation(ta
             "--topic",
             f"{target['topic']}-other",
             "--bootstrap-servers",
-            "localhost:9092",
+            BOOTSTRAP,
             "--checkpoint",
             f"{HDFS_URI}{checkpoint}",
         ],
@@ -182,7 +182,7 @@ def kill_broker_when(bg: BackgroundDagRun, ready: Callable[[], bool], never_read
 def assert_failed_fast_naming_the_broker(result: DagRun, stopped_at: float) -> None:
     """The run failed (its task up for retry) within 120 s of the broker's death, with an error naming it."""
     assert result.returncode != 0, "the run succeeded: the broker died too late to test anything"
-    assert "Kafka broker(s) localhost:9092" in result.output, result.output[-5000:]
+    assert f"Kafka broker(s) {BOOTSTRAP}" in result.output, result.output[-5000:]
     failed_at = _log_time(result.output, "new_state=up_for_retry")
     assert failed_at is not None and failed_at - stopped_at < 120, (failed_at, stopped_at)
 
