@@ -78,6 +78,10 @@ export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN ?= sqlite:///$(AIRFLOW_HOME)/airflow.
 SECURE ?= 1
 export KAFKA_SECURE := $(SECURE)
 export AIRFLOW__SECRETS__BACKEND ?= devstack.secrets_backend.LocalKafkaSecretsBackend
+# What a run's params may reach is the deployment's ([kafka_spark_airflow], docs/security.md). The defaults hold
+# here (source_csv from include/data/ or $(AIRFLOW_HOME)/landing/); the stack's own folder, where its secrets
+# are, is denied even should a wider folder be allowed.
+export AIRFLOW__KAFKA_SPARK_AIRFLOW__DENIED_SOURCE_DIRS ?= $(STACK_DIR)
 
 DAG ?= write_to_kafka
 CONF ?= {}

@@ -3,7 +3,9 @@
 
 The tutorial's `hadoop fs -put players.csv testdir/` and `write_to_kafka.py`, as a pipeline you can trust:
 
-1. **validate_params**: every param checked (topic name, numbers, trigger) before anything starts.
+1. **validate_params**: every param checked (topic name, numbers, trigger, the source file, the HDFS
+   directory) before anything starts; `source_csv`, `hdfs_dir` and the Kafka connections must be among those
+   the deployment allows (`[kafka_spark_airflow]` in Airflow's configuration, docs/security.md).
 2. **create_topic**: `topic` and its dead-letter topic `<topic>.dlq` exist afterwards (idempotent; an
    existing topic with another partition count or replication factor is an error). The replication factor
    defaults to the cluster's own `default.replication.factor`, and the topic's `min.insync.replicas` must
@@ -58,14 +60,16 @@ TOPIC_WRITES = AssetAlias("kafka-topic-writes")
             str(DEFAULT_PLAYERS_CSV),
             type="string",
             minLength=1,
-            description="Local path of the CSV to ingest (name;age per line, UTF-8).",
+            description="Absolute local path of the CSV to ingest (name;age per line, UTF-8), inside a folder the "
+            "deployment allows: include/data/ or $AIRFLOW_HOME/landing/ by default (docs/params-and-rows.md).",
         ),
         **topic_param("Kafka topic for the valid rows; bad rows go to <topic>.dlq."),
         "hdfs_dir": Param(
             "testdir",
             type="string",
             minLength=1,
-            description="HDFS landing directory the Spark query watches; relative paths are under /user/<user>.",
+            description="HDFS landing directory the Spark query watches; relative paths are under /user/<user>. "
+            "It must be below an HDFS root the deployment allows (default: /user/<user>); no '..'.",
         ),
         "partitions": Param(1, type="integer", minimum=1, description="Partitions of the topic (and its .dlq)."),
         "replication_factor": Param(

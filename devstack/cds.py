@@ -171,7 +171,9 @@ def _stack_training(work: Path) -> Iterator[tuple[dict, dict]]:
     from include.connections import AIRFLOW_CONNECTIONS
     from include.hdfs import client
     from include.pipeline import read, write
+    from include.policy import allowing_source_dirs
 
+    os.environ.update(allowing_source_dirs(str(work)))  # the training CSV is written there
     name = f"spark-cds-training-{uuid.uuid4().hex[:8]}"
     csv = work / "players.csv"
     # valid rows (some not ASCII), a header, a blank line and bad rows: both of the write job's outputs

@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from devstack import nodes
+from include.config import SECURE_ADMIN_CONN_ID, SECURE_READER_CONN_ID, SECURE_WRITER_CONN_ID
 
 USERS = ("admin", "writer", "reader")
 SCRAM_MECHANISM = "SCRAM-SHA-512"  # kafka-server-secure.properties enables this one
@@ -184,9 +185,9 @@ def ensure_certificates(stack_dir: Path, data: dict) -> None:
 
 # -------------------------------------------------------------- the principals as Airflow connections
 
-ADMIN_CONN_ID = "kafka_secure_admin"
-WRITER_CONN_ID = "kafka_secure_writer"
-READER_CONN_ID = "kafka_secure_reader"
+ADMIN_CONN_ID = SECURE_ADMIN_CONN_ID
+WRITER_CONN_ID = SECURE_WRITER_CONN_ID
+READER_CONN_ID = SECURE_READER_CONN_ID
 SECURE_CONNECTIONS = {ADMIN_CONN_ID: "admin", WRITER_CONN_ID: "writer", READER_CONN_ID: "reader"}
 
 

@@ -54,7 +54,8 @@ fi
 # --- 4. Airflow metadata database --------------------------------------------------------------------
 : "${AIRFLOW_HOME:=$ROOT/.airflow}"
 export AIRFLOW_HOME
-mkdir -p "$AIRFLOW_HOME"
+# landing/: where source_csv may come from besides include/data/ (docs/security.md#what-a-run-may-reach)
+mkdir -p "$AIRFLOW_HOME/landing"
 if [[ ! -f $AIRFLOW_HOME/.migrated || $AIRFLOW_HOME/.migrated -ot constraints.txt ]]; then
   log "initialising the Airflow database in $AIRFLOW_HOME"
   .venv/bin/airflow db migrate >"$AIRFLOW_HOME/db-migrate.log" 2>&1 || {

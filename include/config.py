@@ -22,8 +22,10 @@ DLQ_SUFFIX = ".dlq"
 KAFKA_TOPIC_MAX_CHARS = 249  # Kafka's own limit, for any topic (a dead-letter topic included)
 TOPIC_CHARS = "A-Za-z0-9._-"
 # The one rule for a topic a user names (the DAGs' `topic` param and plan_write/plan_read): Kafka's characters,
-# short enough that its dead-letter topic <topic>.dlq still fits Kafka's limit.
-TOPIC_PATTERN = rf"^[{TOPIC_CHARS}]{{1,{KAFKA_TOPIC_MAX_CHARS - len(DLQ_SUFFIX)}}}$"
+# short enough that its dead-letter topic <topic>.dlq still fits Kafka's limit; not starting with '-' (the Spark
+# job's command line would take it for an option) nor '__' (Kafka's internal topics, e.g. __consumer_offsets).
+# The same regex in Python and in the UI's JSON-schema form (a lookahead both understand).
+TOPIC_PATTERN = rf"^(?!-|__)[{TOPIC_CHARS}]{{1,{KAFKA_TOPIC_MAX_CHARS - len(DLQ_SUFFIX)}}}$"
 # The asset that schedules read_from_kafka names a broker: a DAG's schedule is fixed when its file is parsed.
 DEFAULT_BOOTSTRAP = "localhost:9092"
 # Every consumer group of this project starts with this (Spark's groupIdPrefix, the verifiers' groups): the
@@ -33,6 +35,10 @@ SPARK_GROUP_ID_PREFIX = f"{GROUP_PREFIX}-spark"
 
 # ---- Airflow connections ----------------------------------------------------------------------------------
 KAFKA_CONN_ID = "kafka_default"
+# the local stack's SASL_SSL principals (devstack/secure.py serves them); a deployment may name its own the same
+SECURE_ADMIN_CONN_ID = "kafka_secure_admin"
+SECURE_WRITER_CONN_ID = "kafka_secure_writer"
+SECURE_READER_CONN_ID = "kafka_secure_reader"
 WEBHDFS_CONN_ID = "webhdfs_default"
 SPARK_CONN_ID = "spark_default"
 
@@ -72,3 +78,6 @@ SPARK_CONF = {
 # How long a Spark job may run before Airflow kills it (and, with it, its whole process tree). Deployment
 # configuration, like Airflow's own settings: read from the environment when the DAG file is parsed.
 SPARK_JOB_TIMEOUT = timedelta(minutes=float(os.environ.get("SPARK_JOB_TIMEOUT_MINUTES", "30")))
+# What a processingTime run leaves of SPARK_JOB_TIMEOUT for spark-submit to start the driver and for the last
+# batch to finish: run_seconds must fit in SPARK_JOB_TIMEOUT - SPARK_START_MARGIN (include/plans.py).
+SPARK_START_MARGIN = timedelta(minutes=2)

@@ -4,7 +4,7 @@
   secured cluster, ``security.protocol``/``sasl.*``), passed to confluent-kafka and to Spark as ``kafka.*``.
   ``kafka_secure_admin`` / ``_writer`` / ``_reader``: the local SASL_SSL principals (include/kafka/security.py).
 - ``webhdfs_default`` (type webhdfs): host (comma-separated NameNodes allowed), port (9870), login (the HDFS
-  user); ``extra.hdfs_uri`` is the filesystem Spark uses (default ``hdfs://<first host>:8020``).
+  user, required: no default); ``extra.hdfs_uri`` is the filesystem Spark uses (default ``hdfs://<first host>:8020``).
 - ``spark_default`` (type spark): used by SparkSubmitOperator itself.
 """
 
@@ -70,15 +70,26 @@ def kafka_settings_from(conn, conn_id: str) -> KafkaSettings:
 def hdfs_settings(conn_id: str = WEBHDFS_CONN_ID) -> HdfsSettings:
     from airflow.sdk import BaseHook
 
-    conn = BaseHook.get_connection(conn_id)
+    return hdfs_settings_from(BaseHook.get_connection(conn_id), conn_id)
+
+
+def hdfs_settings_from(conn, conn_id: str) -> HdfsSettings:
+    """Where HDFS is, and as whom: the connection's login is the HDFS user. There is no fallback user: without
+    Kerberos, HDFS trusts the name the client sends, and a default such as 'hdfs' (the superuser of packaged
+    Hadoop) would bypass every permission."""
     if not conn.host:
         raise ValueError(f"Airflow connection {conn_id!r} has no host (the NameNode)")
+    if not (conn.login or "").strip():
+        raise ValueError(
+            f"Airflow connection {conn_id!r} has no login: set it to the HDFS user the pipeline acts as (its "
+            "home /user/<login> holds the landing folders, archives and checkpoints); there is no default user"
+        )
     hosts = tuple(h.strip() for h in conn.host.split(",") if h.strip())
     extra = conn.extra_dejson or {}
     return HdfsSettings(
         namenodes=hosts,
         http_port=int(conn.port or 9870),
-        user=conn.login or "hdfs",
+        user=conn.login.strip(),
         hdfs_uri=str(extra.get("hdfs_uri") or f"hdfs://{hosts[0]}:8020").rstrip("/"),
     )
 

@@ -32,17 +32,29 @@ def trigger_params(available_now: str, processing_time: str) -> dict[str, Param]
             description=f"availableNow: {available_now} processingTime: {processing_time}",
         ),
         "interval_seconds": Param(5, type="number", exclusiveMinimum=0, description="processingTime: batch interval."),
-        "run_seconds": Param(60, type="number", minimum=0, description="processingTime: how long the query runs."),
+        "run_seconds": Param(
+            60,
+            type="number",
+            minimum=0,
+            description="processingTime: how long the query runs; at least interval_seconds (one batch), and "
+            "within the Spark task's timeout less 2 minutes for Spark to start.",
+        ),
     }
 
 
 def kafka_connection_params(job: str, admin: str) -> dict[str, Param]:
     """kafka_conn_id (what the Spark job connects as) and kafka_admin_conn_id (empty: the same)."""
     return {
-        "kafka_conn_id": Param(KAFKA_CONN_ID, type="string", minLength=1, description=f"Kafka connection {job}"),
+        "kafka_conn_id": Param(
+            KAFKA_CONN_ID,
+            type="string",
+            minLength=1,
+            description=f"Kafka connection {job} One of those the deployment allows this role (docs/security.md).",
+        ),
         "kafka_admin_conn_id": Param(
             None,
             type=["null", "string"],  # the UI's form sends null for an empty field
-            description=f"Kafka connection {admin} Empty (null): kafka_conn_id.",
+            description=f"Kafka connection {admin} Empty (null): kafka_conn_id. One of those the deployment "
+            "allows this role (docs/security.md).",
         ),
     }

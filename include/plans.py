@@ -1,6 +1,8 @@
 """From a DAG run's params to a checked plan: every path, topic, checkpoint and Spark job argument.
 
 Pure functions (no Airflow, no network): bad params fail here, in the first task, before anything starts.
+What params may reach (local source folders, HDFS roots, Kafka connections) is the deployment's policy
+(include/policy.py), given or, by default, loaded from Airflow's configuration.
 A plan is a frozen dataclass; it travels by XCom as ``to_dict()`` (which adds ``spark_args``, the job's
 arguments, for the submit task's template) and comes back with ``from_dict``.
 """
@@ -11,12 +13,21 @@ import hashlib
 import posixpath
 import re
 from dataclasses import asdict, dataclass, fields
-from pathlib import Path
+from datetime import timedelta
 from typing import Any, ClassVar, Self
 
-from include.config import CHECKPOINT_ROOT, DEFAULT_TOPIC, KAFKA_CONN_ID, STARTING_OFFSETS, TRIGGERS
+from include.config import (
+    CHECKPOINT_ROOT,
+    DEFAULT_TOPIC,
+    KAFKA_CONN_ID,
+    SPARK_JOB_TIMEOUT,
+    SPARK_START_MARGIN,
+    STARTING_OFFSETS,
+    TRIGGERS,
+)
 from include.connections import HdfsSettings, KafkaSettings
 from include.kafka.admin import CLUSTER_DEFAULT, dlq_topic, validate_topic_name
+from include.policy import Policy, check_conn_ids, check_hdfs_dir, check_source_csv, load_policy
 
 
 def topic_asset_uri(bootstrap_servers: str, topic: str) -> str:
@@ -30,6 +41,10 @@ def resolve_hdfs_dir(path: str, user: str, what: str) -> str:
     path = path.strip()
     if "://" in path:
         raise ValueError(f"{what} must be a path on the connection's HDFS, not a URI: {path!r}")
+    if "#LATEST" in path:
+        raise ValueError(f"{what} {path!r} holds '#LATEST', a marker the WebHDFS client expands: rename the folder")
+    if ".." in path.split("/"):
+        raise ValueError(f"{what} {path!r} has a '..' part: give the directory's own path")
     if not path.startswith("/"):
         path = posixpath.join("/user", user, path)
     path = posixpath.normpath(path)
@@ -38,6 +53,15 @@ def resolve_hdfs_dir(path: str, user: str, what: str) -> str:
     if any(part.startswith((".", "_")) for part in path.split("/") if part):
         raise ValueError(f"{what} {path!r} has a part starting with '.' or '_': Spark treats those as hidden")
     return path
+
+
+HADOOP_GLOB_CHARS = re.compile(r"([{}\[\]*?\\])")
+
+
+def hadoop_glob_escape(path: str) -> str:
+    """A path as a Hadoop glob that matches only itself: Spark's file source globs its input path, so that a
+    folder named ``a[1]`` would otherwise match ``a1``. Each of ``{}[]*?\\`` gets a backslash."""
+    return HADOOP_GLOB_CHARS.sub(r"\\\1", path)
 
 
 def checkpoint_for(user: str, job: str, topic: str, other: str) -> str:
@@ -54,7 +78,10 @@ def _positive_int(params: dict, name: str, minimum: int = 1) -> int:
     return int(value)
 
 
-def _trigger(params: dict) -> dict[str, Any]:
+def _trigger(params: dict, job_timeout: timedelta = SPARK_JOB_TIMEOUT) -> dict[str, Any]:
+    """trigger, interval_seconds, run_seconds. With processingTime the query must run long enough for one batch
+    (run_seconds >= interval_seconds), and stop before the Spark task's execution_timeout kills it: run_seconds
+    fits ``job_timeout`` less SPARK_START_MARGIN (spark-submit's start, the last batch)."""
     trigger = params.get("trigger", "availableNow")
     if trigger not in TRIGGERS:
         raise ValueError(f"trigger must be one of {TRIGGERS}, got {trigger!r}")
@@ -63,6 +90,19 @@ def _trigger(params: dict) -> dict[str, Any]:
     for name, value, low in (("interval_seconds", interval, 0.1), ("run_seconds", run, 0)):
         if isinstance(value, bool) or not isinstance(value, int | float) or value < low:
             raise ValueError(f"{name} must be a number >= {low}, got {value!r}")
+    if trigger == "processingTime":
+        if run < interval:
+            raise ValueError(
+                f"run_seconds {run} can't cover one batch of interval_seconds {interval}: the query would stop "
+                "before its first batch. Give run_seconds >= interval_seconds"
+            )
+        limit = (job_timeout - SPARK_START_MARGIN).total_seconds()
+        if run > limit:
+            raise ValueError(
+                f"run_seconds {run} does not fit the Spark task's execution_timeout ({job_timeout}, less "
+                f"{SPARK_START_MARGIN} for Spark to start and finish its batch): at most {limit:.0f}; a deployer "
+                "sets the timeout with SPARK_JOB_TIMEOUT_MINUTES"
+            )
     return {"trigger": trigger, "interval_seconds": float(interval), "run_seconds": float(run)}
 
 
@@ -137,7 +177,8 @@ class WritePlan(_Plan):
     def spark_args(self) -> list[str]:
         """jobs/write_to_kafka.py's arguments."""
         return [
-            *("--source-dir", f"{self.hdfs_uri}{self.hdfs_dir}"),
+            # the job reads it as a glob: escaped, it names only this folder (a '[' in it would be a character class)
+            *("--source-dir", f"{self.hdfs_uri}{hadoop_glob_escape(self.hdfs_dir)}"),
             *("--topic", self.topic, "--dlq-topic", self.dlq_topic),
             *("--bootstrap-servers", self.bootstrap_servers),
             *("--checkpoint", f"{self.hdfs_uri}{self.checkpoint}"),
@@ -175,23 +216,26 @@ class ReadPlan(_Plan):
         ]
 
 
-def plan_write(params: dict, kafka: KafkaSettings, hdfs: HdfsSettings) -> WritePlan:
-    """write_to_kafka: params -> plan. Raises ValueError with a clear message on a bad param."""
+def plan_write(params: dict, kafka: KafkaSettings, hdfs: HdfsSettings, policy: Policy | None = None) -> WritePlan:
+    """write_to_kafka: params -> plan. Raises ValueError with a clear message on a bad param, and
+    policy.PolicyViolation on one that reaches beyond ``policy`` (default: Airflow's configuration)."""
+    policy = load_policy() if policy is None else policy
     topic = validate_topic_name(params.get("topic", DEFAULT_TOPIC))
-    source = params.get("source_csv")
-    if not isinstance(source, str) or not source.strip():
-        raise ValueError("source_csv is empty: give the path of a local CSV file (name;age per line)")
+    conn_ids = check_conn_ids(WritePlan.job, kafka_conn_ids(params), policy)
+    source = check_source_csv(params.get("source_csv"), policy)
     partitions = _positive_int(params, "partitions")
     # null: the cluster's default.replication.factor (ensure_topic looks it up and checks the topic has it)
     replication = (
         CLUSTER_DEFAULT if params.get("replication_factor") is None else _positive_int(params, "replication_factor")
     )
     trigger = _trigger(params)
-    hdfs_dir = resolve_hdfs_dir(params.get("hdfs_dir", "testdir"), hdfs.user, "hdfs_dir")
+    hdfs_dir = check_hdfs_dir(
+        resolve_hdfs_dir(params.get("hdfs_dir", "testdir"), hdfs.user, "hdfs_dir"), hdfs.user, "hdfs_dir", policy
+    )
     return WritePlan(
         topic=topic,
         dlq_topic=dlq_topic(topic),
-        source_csv=str(Path(source).expanduser()),
+        source_csv=source,
         hdfs_dir=hdfs_dir,
         checkpoint=checkpoint_for(hdfs.user, WritePlan.job, topic, hdfs_dir),
         partitions=partitions,
@@ -202,13 +246,16 @@ def plan_write(params: dict, kafka: KafkaSettings, hdfs: HdfsSettings) -> WriteP
         hdfs_uri=hdfs.hdfs_uri,
         hdfs_user=hdfs.user,
         asset_uri=topic_asset_uri(kafka.bootstrap_servers, topic),
-        **kafka_conn_ids(params),
+        **conn_ids,
     )
 
 
-def plan_read(params: dict, kafka: KafkaSettings, hdfs: HdfsSettings) -> ReadPlan:
-    """read_from_kafka: params -> plan. Raises ValueError with a clear message on a bad param."""
+def plan_read(params: dict, kafka: KafkaSettings, hdfs: HdfsSettings, policy: Policy | None = None) -> ReadPlan:
+    """read_from_kafka: params -> plan. Raises ValueError with a clear message on a bad param, and
+    policy.PolicyViolation on one that reaches beyond ``policy`` (default: Airflow's configuration)."""
+    policy = load_policy() if policy is None else policy
     topic = validate_topic_name(params.get("topic", DEFAULT_TOPIC))
+    conn_ids = check_conn_ids(ReadPlan.job, kafka_conn_ids(params), policy)
     messages = params.get("messages") or []
     if not isinstance(messages, list) or not all(isinstance(m, str) for m in messages):
         raise ValueError(f"messages must be a list of strings, got {messages!r}")
@@ -216,7 +263,12 @@ def plan_read(params: dict, kafka: KafkaSettings, hdfs: HdfsSettings) -> ReadPla
     if starting not in STARTING_OFFSETS:
         raise ValueError(f"starting_offsets must be one of {STARTING_OFFSETS}, got {starting!r}")
     trigger = _trigger(params)
-    output_dir = resolve_hdfs_dir(params.get("output_dir") or f"{topic}-archive", hdfs.user, "output_dir")
+    output_dir = check_hdfs_dir(
+        resolve_hdfs_dir(params.get("output_dir") or f"{topic}-archive", hdfs.user, "output_dir"),
+        hdfs.user,
+        "output_dir",
+        policy,
+    )
     return ReadPlan(
         topic=topic,
         messages=messages,
@@ -228,5 +280,5 @@ def plan_read(params: dict, kafka: KafkaSettings, hdfs: HdfsSettings) -> ReadPla
         bootstrap_servers=kafka.bootstrap_servers,
         hdfs_uri=hdfs.hdfs_uri,
         hdfs_user=hdfs.user,
-        **kafka_conn_ids(params),
+        **conn_ids,
     )

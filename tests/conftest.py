@@ -22,6 +22,19 @@ def stack():
         pytest.fail("the Airflow environment is not set - run the tests through 'make test'")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def test_source_dirs(tmp_path_factory):
+    """The tests' deployment: besides the configured source folders (include/data/, $AIRFLOW_HOME/landing/), a
+    CSV may come from pytest's temporary folders, where each test writes its own; the `airflow dags test`
+    runs inherit it. Nothing else is widened (the stack's secrets stay out of reach)."""
+    from include.policy import allowing_source_dirs
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in allowing_source_dirs(str(tmp_path_factory.getbasetemp())).items():
+            patch.setenv(name, value)
+        yield
+
+
 @pytest.fixture(scope="session")
 def spark():
     """One local SparkSession for the whole test session, with the pre-resolved Kafka connector jars (no

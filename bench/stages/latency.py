@@ -21,6 +21,7 @@ from bench.stages.common import (
     read_plan,
     timestamps_ms,
 )
+from include.config import SPARK_JOB_TIMEOUT, SPARK_START_MARGIN
 from include.hdfs import archive as hdfs_archive
 from include.hdfs import spark_logs
 from include.hdfs.client import read_bytes
@@ -116,7 +117,9 @@ def run(ctx: Context) -> str:
         "starting_offsets": "earliest",
         "trigger": "processingTime",
         "interval_seconds": LATENCY_INTERVAL_S,
-        "run_seconds": 3600,  # stopped by the bench once everything is committed
+        # the longest run validate_params allows (it must fit the task's timeout); the bench stops the job as soon
+        # as everything is committed
+        "run_seconds": (SPARK_JOB_TIMEOUT - SPARK_START_MARGIN).total_seconds(),
     }
     plan, recorded = read_plan(ctx, params)
     command = dag_command(plan.job, recorded.spark_args, "read_from_kafka", [])

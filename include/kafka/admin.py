@@ -102,6 +102,12 @@ def validate_topic_name(topic: str) -> str:
         raise ValueError("topic is empty: give a Kafka topic name such as 'kafka-new-topic'")
     if topic in (".", ".."):
         raise ValueError(f"topic {topic!r} is not allowed by Kafka")
+    if topic.startswith("-"):
+        raise ValueError(
+            f"invalid topic name {topic!r}: a leading '-' is refused (the Spark job would read it as an option)"
+        )
+    if topic.startswith("__"):
+        raise ValueError(f"invalid topic name {topic!r}: names starting with '__' are Kafka's internal topics")
     if not re.fullmatch(TOPIC_PATTERN, topic):
         raise ValueError(
             f"invalid topic name {topic!r}: Kafka allows only ASCII letters, digits, '.', '_' and '-', and "

@@ -16,6 +16,7 @@ Airflow connections the plan names). Kafka admin work uses ``kafka_admin_conn_id
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import asdict, dataclass
 from typing import Any, Self
 
@@ -24,6 +25,7 @@ from include.hdfs import client, spark_logs
 from include.hdfs import ingest as hdfs_ingest
 from include.kafka import admin, offsets
 from include.plans import WritePlan, kafka_conn_ids, plan_write
+from include.policy import Policy, PolicyViolation, check_conn_ids, load_policy
 from include.verify import write as verify_write
 from include.verify.diff import VerificationFailed
 
@@ -48,10 +50,18 @@ class WriteRecord:
         return recorded if isinstance(recorded, cls) else cls(recorded["offsets"], int(recorded["batch_before"]))
 
 
-def plan(params: dict, connections: Connections = AIRFLOW_CONNECTIONS) -> WritePlan:
-    """validate_params: the run's params, checked, as a plan (bootstrap servers from the job's connection)."""
-    kafka = connections.kafka(kafka_conn_ids(params)["kafka_conn_id"])
-    return plan_write(dict(params), kafka, connections.hdfs())
+def plan(params: dict, connections: Connections = AIRFLOW_CONNECTIONS, policy: Policy | None = None) -> WritePlan:
+    """validate_params: the run's params, checked against the deployment's ``policy`` (default: Airflow's
+    configuration), as a plan (bootstrap servers from the job's connection). Every check of a param is here,
+    before any topic, HDFS path or message exists: the source file is a readable text file, hdfs_dir is not a
+    file."""
+    policy = load_policy() if policy is None else policy
+    # the connections a run may use are checked before one is even looked up
+    conn_ids = check_conn_ids(WritePlan.job, kafka_conn_ids(params), policy)
+    planned = plan_write(dict(params), connections.kafka(conn_ids["kafka_conn_id"]), connections.hdfs(), policy)
+    hdfs_ingest.check_source_file(planned.source_csv)
+    hdfs_ingest.check_target_dir(client.client(connections.hdfs()), planned.hdfs_dir)
+    return planned
 
 
 def create_topics(plan: WritePlan | dict, connections: Connections = AIRFLOW_CONNECTIONS) -> admin.TopicsReady:
@@ -72,6 +82,9 @@ def create_topics(plan: WritePlan | dict, connections: Connections = AIRFLOW_CON
 def ingest(plan: WritePlan | dict, connections: Connections = AIRFLOW_CONNECTIONS) -> hdfs_ingest.Ingested:
     """The source CSV, checked, into the landing directory under its content's name (a no-op the second time)."""
     plan = WritePlan.of(plan)
+    # validate_params resolved the path (symlinks included) inside an allowed folder: it must still be that file
+    if os.path.realpath(plan.source_csv) != plan.source_csv:
+        raise PolicyViolation(f"source_csv {plan.source_csv!r} changed into a link since validate_params: refused")
     source = hdfs_ingest.check_source_file(plan.source_csv)
     hdfs = client.client(connections.hdfs())
     hdfs_ingest.check_target_dir(hdfs, plan.hdfs_dir)

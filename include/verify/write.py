@@ -12,6 +12,7 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 from include.hdfs import spark_logs
 from include.hdfs.client import read_bytes
@@ -51,12 +52,20 @@ class WriteReport:
         }
 
 
+def dead_letter_file(uri: str) -> str:
+    """The file as a dead letter names it: Spark's URI of it (its source log and ``_metadata.file_path`` both
+    encode it: a space is %20, '%' is %25, '#' is %23, '[' is %5B), decoded once, as jobs/write_to_kafka.py
+    decodes it (``hdfs://nn:8020/user/me/a b%/x.csv``)."""
+    return unquote(uri)
+
+
 def expected_for_files(hdfs, files: list[str]) -> tuple[Counter, Counter]:
-    """The valid (key, value) and dead-letter (file, line, reason) multisets the reference rules give."""
+    """The valid (key, value) and dead-letter (file, line, reason) multisets the reference rules give; ``files``
+    as Spark's source log names them (URIs)."""
     valid: Counter = Counter()
     dead: Counter = Counter()
     for uri in files:
-        players, letters = parse_players(read_bytes(hdfs, spark_logs.hdfs_path(uri)), uri)
+        players, letters = parse_players(read_bytes(hdfs, spark_logs.hdfs_path(uri)), dead_letter_file(uri))
         valid.update((p.name, p.age) for p in players)
         dead.update((d.file, d.line, d.reason) for d in letters)
     return valid, dead

@@ -25,13 +25,13 @@ from tests.support.airflow import BackgroundDagRun, DagRun, run_dag
 from tests.support.archive import archive_rows
 from tests.support.kafka import consume_all, new_read_target, produce_records
 from tests.support.spark import spark_submit_jvms
-from tests.support.stack import HDFS_URI, hdfs_user
+from tests.support.stack import BOOTSTRAP, HDFS_URI, hdfs_user
 
 pytestmark = pytest.mark.integration
 
 
 def high_watermark(topic: str) -> int:
-    consumer = Consumer({"bootstrap.servers": "localhost:9092", "group.id": "fault-probe"})
+    consumer = Consumer({"bootstrap.servers": BOOTSTRAP, "group.id": "fault-probe"})
     try:
         return consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=5)[1]
     except Exception:  # noqa: BLE001 - the topic may not exist yet
@@ -141,7 +141,7 @@ def test_a_checkpoint_reused_for_another_topic_is_refused_with_an_explanation(ta
             "--topic",
             f"{target['topic']}-other",
             "--bootstrap-servers",
-            "localhost:9092",
+            BOOTSTRAP,
             "--checkpoint",
             f"{HDFS_URI}{checkpoint}",
         ],
@@ -183,7 +183,7 @@ def kill_broker_when(bg: BackgroundDagRun, ready: Callable[[], bool], never_read
 def assert_failed_fast_naming_the_broker(result: DagRun, stopped_at: float) -> None:
     """The run failed (its task up for retry) within 120 s of the broker's death, with an error naming it."""
     assert result.returncode != 0, "the run succeeded: the broker died too late to test anything"
-    assert "Kafka broker(s) localhost:9092" in result.output, result.output[-5000:]
+    assert f"Kafka broker(s) {BOOTSTRAP}" in result.output, result.output[-5000:]
     failed_at = _log_time(result.output, "new_state=up_for_retry")
     assert failed_at is not None and failed_at - stopped_at < 120, (failed_at, stopped_at)
 
@@ -276,17 +276,25 @@ def test_read_job_killed_mid_stream_recovers_and_the_archive_holds_each_message_
 
 
 def test_a_hanging_job_is_killed_by_the_task_timeout_and_leaves_no_spark_process(target):
+    # validate_params refuses a run_seconds that does not fit the timeout (less 2 minutes for Spark to start):
+    # the job is planned to end in time, and made to hang by stopping its JVM (SIGSTOP), in each attempt
     conf = {
         "source_csv": str(DEFAULT_PLAYERS_CSV),
         **target,
         "trigger": "processingTime",
         "interval_seconds": 5,
-        "run_seconds": 3600,  # hangs, as far as Airflow can tell
+        "run_seconds": 5,
     }
-    bg = BackgroundDagRun("write_to_kafka", conf, env={"SPARK_JOB_TIMEOUT_MINUTES": "1"})
+    bg = BackgroundDagRun("write_to_kafka", conf, env={"SPARK_JOB_TIMEOUT_MINUTES": "2.1"})
     seen: set[int] = set()
     while bg.running():
-        seen |= {p.pid for p in spark_submit_jvms(target["topic"])}
+        for jvm in spark_submit_jvms(target["topic"]):
+            if jvm.pid not in seen:
+                seen.add(jvm.pid)
+                try:
+                    jvm.suspend()
+                except psutil.NoSuchProcess:
+                    pass
         time.sleep(0.5)
     result = bg.wait()
     output = result.output

@@ -35,6 +35,7 @@ from devstack.secure import (
 from include.config import DEFAULT_PLAYERS_CSV, GROUP_PREFIX
 from include.kafka.admin import AUTHORIZATION_FAILED, KafkaAccessDenied, ensure_topic, require_operations
 from include.plans import checkpoint_for
+from include.policy import env_var
 from tests.support.airflow import BackgroundDagRun, run_dag
 from tests.support.stack import ROOT, hdfs_user
 
@@ -226,12 +227,28 @@ def test_missing_acl_is_named_with_the_principal_the_operation_and_the_fix(confi
     require_operations(configs[READER_CONN_ID], [own], ["DESCRIBE", "READ"], READER_CONN_ID)
 
 
-def test_write_dag_with_the_writer_as_admin_fails_in_create_topic_naming_the_writer(unique):
+def test_write_dag_with_the_writer_as_admin_is_refused_in_validate_params(unique):
+    """The deployment's policy gives the admin role kafka_default and kafka_secure_admin only
+    (docs/security.md); whoever triggers can't pick another."""
     topic = f"secure-it-{unique}"
     run = run_dag(
         "write_to_kafka",
         {"topic": topic, "hdfs_dir": f"/user/{hdfs_user()}/it-{unique}/landing", "kafka_conn_id": WRITER_CONN_ID},
     )
+    assert not run.ok
+    states = run.task_states()
+    assert states["validate_params"] == "failed", states
+    assert states.get("submit_write_job") in ("upstream_failed", None), states
+    assert "kafka_admin_conn_id 'kafka_secure_writer' is not a connection write_to_kafka's admin role" in run.output
+
+
+def test_write_dag_with_the_writer_as_admin_fails_in_create_topic_naming_the_writer(unique):
+    """Where a deployment allows it anyway, create_topic still names what the writer lacks."""
+    topic = f"secure-it-{unique}"
+    conf = {"topic": topic, "hdfs_dir": f"/user/{hdfs_user()}/it-{unique}/landing", "kafka_conn_id": WRITER_CONN_ID}
+    run = BackgroundDagRun(
+        "write_to_kafka", conf, env={env_var("write_admin_conn_ids"): f"kafka_default,{WRITER_CONN_ID}"}
+    ).wait()
     assert not run.ok
     states = run.task_states()
     assert states["create_topic"] == "failed", states

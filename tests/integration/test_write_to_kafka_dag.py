@@ -14,7 +14,7 @@ from include.plans import checkpoint_for
 from tests.support.airflow import BackgroundDagRun, run_dag
 from tests.support.data import PLAYERS
 from tests.support.kafka import consume_all
-from tests.support.stack import hdfs_user
+from tests.support.stack import BOOTSTRAP, hdfs_user
 
 pytestmark = pytest.mark.integration
 
@@ -53,7 +53,7 @@ def test_players_csv_arrives_whole_and_a_rerun_with_the_same_file_adds_nothing(t
     assert run.ok, run.tail()
     assert kv(target["topic"]) == sorted(PLAYERS)
     assert kv(f"{target['topic']}.dlq") == []
-    assert asset_events(f"kafka://localhost:9092/{target['topic']}") == 1  # what schedules read_from_kafka
+    assert asset_events(f"kafka://{BOOTSTRAP}/{target['topic']}") == 1  # what schedules read_from_kafka
 
     again = run_dag("write_to_kafka", {"source_csv": str(DEFAULT_PLAYERS_CSV), **target})
     assert again.ok, again.tail()
@@ -130,12 +130,19 @@ def bad_inputs(tmp_path):
         ({"topic": "no spaces allowed"}, None, "Invalid input for param topic"),
         ({"partitions": 0}, None, "Invalid input for param partitions"),
         ({"run_seconds": -1, "trigger": "processingTime"}, None, "Invalid input for param run_seconds"),
-        ({"source_csv": "missing"}, "ingest_players_csv", "does not exist"),
-        ({"source_csv": "directory"}, "ingest_players_csv", "is a directory"),
-        ({"source_csv": "binary"}, "ingest_players_csv", "is a binary file"),
+        # every other check is validate_params', before any topic or HDFS path exists
+        ({"source_csv": "missing"}, "validate_params", "does not exist"),
+        ({"source_csv": "directory"}, "validate_params", "is a directory"),
+        ({"source_csv": "binary"}, "validate_params", "is a binary file"),
+        ({"topic": "-players"}, None, "Invalid input for param topic"),
+        ({"trigger": "processingTime", "interval_seconds": 5, "run_seconds": 2}, "validate_params", "one batch"),
+        ({"hdfs_dir": "../../tmp/elsewhere"}, "validate_params", "'..' part"),
+        ({"kafka_conn_id": "kafka_secure_admin"}, "validate_params", "not a connection write_to_kafka's job role"),
     ],
 )
-def test_bad_params_fail_with_a_clear_error_before_spark_starts(target, bad_inputs, change, failed_task, message):
+def test_bad_params_fail_with_a_clear_error_before_spark_starts(
+    target, bad_inputs, kafka_config, change, failed_task, message
+):
     conf = {"source_csv": str(DEFAULT_PLAYERS_CSV), **target, **change}
     if conf["source_csv"] in bad_inputs:
         conf["source_csv"] = bad_inputs[conf["source_csv"]]
@@ -147,14 +154,80 @@ def test_bad_params_fail_with_a_clear_error_before_spark_starts(target, bad_inpu
         states = run.task_states()
         assert states[failed_task] == "failed", states
         assert states["submit_write_job"] in ("upstream_failed", None), states
+    if failed_task == "validate_params":
+        assert topics_named(kafka_config, conf["topic"]) == set()
 
 
-def test_an_hdfs_dir_that_is_a_file_is_refused_before_spark_starts(target, hdfs):
+def test_an_hdfs_dir_that_is_a_file_is_refused_before_any_topic_exists(target, hdfs, kafka_config):
     hdfs.write(target["hdfs_dir"], data=b"I am a file", overwrite=True)
     run = run_dag("write_to_kafka", {"source_csv": str(DEFAULT_PLAYERS_CSV), **target})
     assert not run.ok
     assert "exists and is a file, not a directory" in run.output, run.tail()
-    assert "Spark-Submit cmd" not in run.output
+    assert run.task_states()["validate_params"] == "failed"
+    assert topics_named(kafka_config, target["topic"]) == set()
+
+
+def topics_named(kafka_config: dict, topic: str) -> set[str]:
+    """Which of ``topic`` and its dead-letter topic exist on the broker."""
+    existing = AdminClient(kafka_config).list_topics(timeout=10).topics
+    return {name for name in (topic, f"{topic}.dlq") if name in existing}
+
+
+def test_the_stacks_secrets_file_as_source_csv_is_refused_before_any_topic_path_or_message_exists(
+    target, hdfs, kafka_config
+):
+    """A trigger can't make the run ingest a file the deployment did not allow: the local stack's secrets file
+    (Kafka's passwords) would otherwise land, line by line, in the dead-letter topic and on HDFS."""
+    from devstack import nodes, secure
+
+    secrets = secure.secrets_file(nodes.stack_dir())
+    assert secrets.is_file(), f"no secrets file at {secrets}: is the stack up with SECURE=1?"
+    run = run_dag("write_to_kafka", {"source_csv": str(secrets), **target})
+    assert not run.ok
+    assert "source_csv" in run.output and "refused" in run.output, run.tail()
+    states = run.task_states()
+    assert states["validate_params"] == "failed", states
+    assert all(states[task] in ("upstream_failed", None) for task in states if task != "validate_params"), states
+    assert topics_named(kafka_config, target["topic"]) == set()  # no topic, so no message in either
+    checkpoint = checkpoint_for(hdfs_user(), "write_to_kafka", target["topic"], target["hdfs_dir"])
+    for path in (target["hdfs_dir"].rsplit("/", 1)[0], checkpoint):
+        assert hdfs.status(path, strict=False) is None, f"{path} exists on HDFS"
+    password = json.loads(secrets.read_text())
+    leaked = [v for v in _strings(password) if len(v) >= 8 and v in run.output]
+    assert not leaked, "a secret from the file is in the run's output"
+
+
+def _strings(value) -> list[str]:
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return [value] if isinstance(value, str) else []
+
+
+@pytest.mark.parametrize("char", [" ", "%", "#", "[", "]"])
+def test_a_bad_row_in_an_hdfs_dir_with_a_special_character_is_dead_lettered_naming_its_file(
+    char, unique, cleanup_topics, cleanup_hdfs, tmp_path
+):
+    """Spark's source log and _metadata.file_path name the file as a URI (a space is %20); the job's dead
+    letters and the verification's expected ones both name it decoded, and a '[' in the folder is escaped in
+    the job's --source-dir (a Hadoop glob)."""
+    topic = f"chars-{unique}"
+    home = f"/user/{hdfs_user()}/it-{unique}"
+    hdfs_dir = f"{home}/la{char}nd{char}ing"
+    for name in (topic, f"{topic}.dlq"):
+        cleanup_topics(name)
+    cleanup_hdfs(home)
+    cleanup_hdfs(checkpoint_for(hdfs_user(), "write_to_kafka", topic, hdfs_dir))
+    source = tmp_path / "one_bad.csv"
+    source.write_text("name;age\nAnn;12\nBo;abc\n")
+    run = run_dag("write_to_kafka", {"source_csv": str(source), "topic": topic, "hdfs_dir": hdfs_dir})
+    assert run.ok, run.tail()
+    assert kv(topic) == [("Ann", "12")]
+    letters = [json.loads(v) for _, v, _, _ in consume_all(f"{topic}.dlq")]
+    assert [(d["line"], d["raw"], d["reason"]) for d in letters] == [(3, "Bo;abc", "age is not an integer: 'abc'")]
+    file = letters[0]["file"]
+    assert file.startswith("hdfs://") and f"{hdfs_dir}/one_bad-" in file, file
 
 
 def test_an_existing_topic_with_another_partition_count_is_an_error(target, kafka_config):

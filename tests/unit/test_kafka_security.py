@@ -13,7 +13,7 @@ import pytest
 from devstack import acl as kafka_acl
 from devstack import secure
 from devstack.secure import client_config, secure_connection
-from include.config import SPARK_CONF
+from include.config import DEFAULT_PLAYERS_CSV, SPARK_CONF
 from include.connections import HdfsSettings, KafkaSettings
 from include.kafka.security import (
     jaas_config,
@@ -94,7 +94,7 @@ def test_spark_redaction_covers_kafka_credentials():
 def test_plans_carry_the_job_and_admin_connection_ids():
     kafka = KafkaSettings({"bootstrap.servers": "localhost:9093"})
     hdfs = HdfsSettings(namenodes=("nn",), http_port=9870, user="ana", hdfs_uri="hdfs://nn:8020")
-    write = plan_write({"source_csv": "/x.csv", "partitions": 1, "replication_factor": 1}, kafka, hdfs)
+    write = plan_write({"source_csv": str(DEFAULT_PLAYERS_CSV), "partitions": 1, "replication_factor": 1}, kafka, hdfs)
     assert (write.kafka_conn_id, write.kafka_admin_conn_id) == ("kafka_default", "kafka_default")
     read = plan_read({"kafka_conn_id": "kafka_secure_reader", "kafka_admin_conn_id": "kafka_secure_admin"}, kafka, hdfs)
     assert (read.kafka_conn_id, read.kafka_admin_conn_id) == ("kafka_secure_reader", "kafka_secure_admin")

@@ -8,6 +8,7 @@ import zipfile
 import pytest
 
 from include import config, rows, spark_app
+from include.config import DEFAULT_PLAYERS_CSV
 from include.connections import HdfsSettings, KafkaSettings
 from include.kafka.admin import check_kafka_topic_name, dlq_topic, validate_topic_name
 from include.pipeline.read import ReadRecord
@@ -19,7 +20,9 @@ HDFS = HdfsSettings(namenodes=("nn1", "nn2"), http_port=9870, user="ana", hdfs_u
 
 
 def test_a_write_plan_comes_back_from_its_xcom_dict_unchanged_and_carries_its_job_arguments():
-    plan = plan_write({"source_csv": "/x.csv", "partitions": 2, "trigger": "processingTime"}, KAFKA, HDFS)
+    plan = plan_write(
+        {"source_csv": str(DEFAULT_PLAYERS_CSV), "partitions": 2, "trigger": "processingTime"}, KAFKA, HDFS
+    )
     as_dict = plan.to_dict()
     assert as_dict["spark_args"] == plan.spark_args
     assert WritePlan.from_dict(as_dict) == plan

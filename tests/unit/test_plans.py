@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from include.config import DEFAULT_PLAYERS_CSV, SPARK_JOB_TIMEOUT, SPARK_START_MARGIN
 from include.connections import HdfsSettings, KafkaSettings
 from include.plans import checkpoint_for, plan_read, plan_write, resolve_hdfs_dir
 
 KAFKA = KafkaSettings({"bootstrap.servers": "b1:9092,b2:9092"})
 HDFS = HdfsSettings(namenodes=("nn",), http_port=9870, user="ana", hdfs_uri="hdfs://nn:8020")
 WRITE = {
-    "source_csv": "/data/players.csv",
+    "source_csv": str(DEFAULT_PLAYERS_CSV),
     "topic": "kafka-new-topic",
     "hdfs_dir": "testdir",
     "partitions": 1,
@@ -55,7 +56,9 @@ def test_processing_time_passes_interval_and_run_seconds_to_the_job():
         ({"source_csv": " "}, "source_csv is empty"),
         ({"hdfs_dir": "hdfs://other/x"}, "not a URI"),
         ({"hdfs_dir": "/"}, "can't be the HDFS root"),
-        ({"hdfs_dir": "/data/_tmp"}, "hidden"),
+        ({"hdfs_dir": "/user/ana/_tmp"}, "hidden"),
+        ({"hdfs_dir": "../bob/testdir"}, r"'\.\.' part"),
+        ({"hdfs_dir": "/user/ana/x/../../bob"}, r"'\.\.' part"),
     ],
 )
 def test_bad_write_params_are_refused_with_a_clear_message(change, message):
@@ -91,9 +94,99 @@ def test_each_query_gets_its_own_checkpoint():
 
 
 def test_absolute_dirs_are_normalised():
-    assert resolve_hdfs_dir("/a//b/../c/", "ana", "x") == "/a/c"
+    assert resolve_hdfs_dir("/a//b/./c/", "ana", "x") == "/a/b/c"
 
 
 def test_replication_factor_left_empty_means_the_clusters_default():
     assert plan_write(WRITE | {"replication_factor": None}, KAFKA, HDFS).replication_factor == "cluster-default"
     assert plan_write(WRITE | {"replication_factor": 3}, KAFKA, HDFS).replication_factor == 3
+
+
+PROCESSING = {"trigger": "processingTime", "interval_seconds": 5}
+LONGEST_RUN = (SPARK_JOB_TIMEOUT - SPARK_START_MARGIN).total_seconds()
+
+
+@pytest.mark.parametrize("plan", [plan_write, plan_read])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"run_seconds": 0}, "can't cover one batch of interval_seconds 5"),  # stopped before its first batch
+        ({"run_seconds": 4.9}, "can't cover one batch"),
+        ({"run_seconds": LONGEST_RUN + 1}, "does not fit the Spark task's execution_timeout"),
+        ({"run_seconds": SPARK_JOB_TIMEOUT.total_seconds()}, f"at most {LONGEST_RUN:.0f}"),
+    ],
+)
+def test_run_seconds_must_cover_one_batch_and_fit_the_spark_tasks_timeout(plan, change, message):
+    params = (WRITE if plan is plan_write else READ) | PROCESSING | change
+    with pytest.raises(ValueError, match=message):
+        plan(params, KAFKA, HDFS)
+
+
+@pytest.mark.parametrize("run_seconds", [5, 60, LONGEST_RUN])
+def test_run_seconds_from_one_batch_to_the_timeout_less_the_margin_is_accepted(run_seconds):
+    assert plan_write(WRITE | PROCESSING | {"run_seconds": run_seconds}, KAFKA, HDFS).run_seconds == run_seconds
+
+
+def test_run_seconds_is_not_checked_for_available_now_which_ignores_it():
+    assert plan_write(WRITE | {"trigger": "availableNow", "run_seconds": 0}, KAFKA, HDFS).trigger == "availableNow"
+
+
+@pytest.mark.parametrize("plan", [plan_write, plan_read])
+@pytest.mark.parametrize(
+    ("topic", "message"),
+    [
+        ("-players", "leading '-' is refused"),
+        ("--help", "leading '-' is refused"),
+        ("__consumer_offsets", "Kafka's internal topics"),
+        ("__players", "Kafka's internal topics"),
+    ],
+)
+def test_topics_the_job_cant_take_or_kafka_keeps_for_itself_are_refused(plan, topic, message):
+    params = WRITE if plan is plan_write else READ
+    with pytest.raises(ValueError, match=message):
+        plan(params | {"topic": topic}, KAFKA, HDFS)
+
+
+@pytest.mark.parametrize("topic", ["players-", "a-b", "_players", "p__q", "p_", "9.x", "a" * 245])
+def test_other_kafka_names_are_accepted_by_the_plans_and_the_dags_param_alike(topic):
+    import re
+
+    from include.config import TOPIC_PATTERN
+
+    assert plan_write(WRITE | {"topic": topic}, KAFKA, HDFS).topic == topic
+    assert re.fullmatch(TOPIC_PATTERN, topic)
+
+
+@pytest.mark.parametrize("topic", ["-players", "__players", "bad topic", "", "a" * 246, "a/b"])
+def test_the_dags_topic_param_refuses_what_validate_params_refuses(topic):
+    """The form (JSON schema, include/params.py) and validate_params (include/kafka/admin.py) agree."""
+    from airflow.sdk import Param
+
+    from include.params import topic_param
+
+    param: Param = topic_param("t")["topic"]
+    with pytest.raises(ValueError):
+        param.resolve(topic)
+    with pytest.raises(ValueError):
+        plan_write(WRITE | {"topic": topic}, KAFKA, HDFS)
+
+
+@pytest.mark.parametrize(
+    ("hdfs_dir", "source_dir"),
+    [
+        ("/user/ana/a b%#", "/user/ana/a b%#"),  # not glob characters: as they are
+        ("/user/ana/a[1]", r"/user/ana/a\[1\]"),
+        ("/user/ana/x]{y,z}*?", r"/user/ana/x\]\{y,z\}\*\?"),
+        (r"/user/ana/back\slash", r"/user/ana/back\\slash"),
+    ],
+)
+def test_the_jobs_source_dir_is_a_glob_that_matches_only_hdfs_dir(hdfs_dir, source_dir):
+    """Spark's file source globs its path: '[1]' would be a character class, an unbalanced '[' an error."""
+    plan = plan_write(WRITE | {"hdfs_dir": hdfs_dir}, KAFKA, HDFS)
+    assert plan.hdfs_dir == hdfs_dir
+    assert plan.spark_args[1] == f"hdfs://nn:8020{source_dir}"
+
+
+def test_the_webhdfs_clients_latest_marker_is_refused_in_a_path():
+    with pytest.raises(ValueError, match="#LATEST"):
+        plan_write(WRITE | {"hdfs_dir": "/user/ana/#LATEST"}, KAFKA, HDFS)
