@@ -8,13 +8,15 @@ console can't give: everything read is kept, exactly once, and checked.
 2. **create_topic**: the topic exists afterwards (created with 1 partition if missing; idempotent).
 3. **produce_messages**: the `messages` param, one Kafka message each with a null key, as the tutorial's
    console producer sent them. Skipped when the list is empty (scheduled runs only consume).
-4. **record_offsets**: the topic's id and offsets just before the job; messages the query can no longer
-   read (retention, topic recreated) are reported here, and fail the run with `fail_on_data_loss`.
-5. **submit_read_job**: `jobs/read_from_kafka.py`: the topic to the console (see this task's log) and to
-   Parquet under `output_dir` (key, value, topic, partition, offset, timestamp, topic_id). Each run continues
+4. **record_offsets**: the topic's id and offsets just before the job, and where the query stands; an
+   `output_dir` that belongs to another query is refused here; messages the query can no longer read
+   (retention, topic recreated) are reported here, and fail the run with `fail_on_data_loss`.
+5. **submit_read_job**: `jobs/read_from_kafka.py`: the topic to the console (a sample of each batch, see this
+   task's log) and to Parquet under `output_dir/date=YYYY-MM-DD/` (key and value bytes, headers, topic,
+   partition, offset, timestamp, topic_id; docs/archive.md). Each run continues
    where the last one stopped; `starting_offsets` applies only to a new checkpoint.
-6. **verify_sink**: every message up to the recorded offsets (from where the query started) is in the
-   archive exactly once, with its key and value, keyed by (partition, offset).
+6. **verify_sink**: every message this run's job read (the offsets its checkpoint moved over) is in the
+   files its batches committed exactly once, byte for byte with its headers, and nothing else is.
 
 Connections: the Spark job reads as `kafka_conn_id`; `create_topic`, `produce_messages`, `record_offsets` and
 `verify_sink` use `kafka_admin_conn_id` (default: the same). On the secure listener:
@@ -66,7 +68,8 @@ from include.spark_app import application
         "output_dir": Param(
             None,
             type=["null", "string"],  # the UI's form sends null for an empty field
-            description="HDFS directory of the Parquet archive; empty (null) = <topic>-archive under /user/<user>.",
+            description="HDFS directory of the Parquet archive (one topic's, bound to its query), under a root the "
+            "deployment allows (default: /user/<user>); empty (null) = <topic>-archive there.",
         ),
         "starting_offsets": Param(
             "earliest",

@@ -23,6 +23,7 @@ from include.hdfs import archive as hdfs_archive
 from include.hdfs import client, spark_logs
 from include.kafka import admin, offsets
 from include.plans import ReadPlan, kafka_conn_ids, plan_read
+from include.policy import Policy, check_conn_ids, load_policy
 from include.verify import read as verify_read
 from include.verify.diff import VerificationFailed
 
@@ -56,10 +57,13 @@ class ReadRecord:
         return recorded if isinstance(recorded, cls) else cls(**{f.name: recorded[f.name] for f in fields(cls)})
 
 
-def plan(params: dict, connections: Connections = AIRFLOW_CONNECTIONS) -> ReadPlan:
-    """validate_params: the run's params, checked, as a plan (bootstrap servers from the job's connection)."""
-    kafka = connections.kafka(kafka_conn_ids(params)["kafka_conn_id"])
-    return plan_read(dict(params), kafka, connections.hdfs())
+def plan(params: dict, connections: Connections = AIRFLOW_CONNECTIONS, policy: Policy | None = None) -> ReadPlan:
+    """validate_params: the run's params, checked against the deployment's ``policy`` (default: Airflow's
+    configuration), as a plan (bootstrap servers from the job's connection)."""
+    policy = load_policy() if policy is None else policy
+    # the connections a run may use are checked before one is even looked up
+    conn_ids = check_conn_ids(ReadPlan.job, kafka_conn_ids(params), policy)
+    return plan_read(dict(params), connections.kafka(conn_ids["kafka_conn_id"]), connections.hdfs(), policy)
 
 
 def create_topics(plan: ReadPlan | dict, connections: Connections = AIRFLOW_CONNECTIONS) -> admin.TopicsReady:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import zipfile
 
@@ -39,8 +40,9 @@ def test_a_read_plan_comes_back_from_its_xcom_dict_unchanged():
 def test_records_come_back_from_their_xcom_dicts():
     write = WriteRecord({"t": {"0": 3}, "t.dlq": {"0": 0}}, -1)
     assert WriteRecord.of(write.to_dict()) == write
-    read = ReadRecord("id", {"0": 0}, {"0": 5}, {}, [], ["--topic", "t", "--topic-id", "id"])
+    read = ReadRecord("id", {"0": 0}, {"0": 5}, {"0": 6}, None, -1, {}, [], ["--topic", "t", "--topic-id", "id"])
     assert ReadRecord.of(read.to_dict()) == read
+    assert ReadRecord.of(json.loads(json.dumps(read.to_dict()))) == read  # XCom's JSON round trip
 
 
 def test_hdfs_settings_have_one_json_form():
