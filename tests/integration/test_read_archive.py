@@ -154,9 +154,12 @@ def test_another_hdfs_user_on_an_absolute_output_dir_is_refused(read_target, hdf
         "login": "someone-else",
         "extra": {"hdfs_uri": HDFS_URI},
     }
-    refused = run_dag(
-        "read_from_kafka", read_conf(topic, output_dir), env={"AIRFLOW_CONN_WEBHDFS_DEFAULT": json.dumps(conn)}
-    )
+    # a deployment that lets both users write under /user (else the policy refuses the path first)
+    env = {
+        "AIRFLOW_CONN_WEBHDFS_DEFAULT": json.dumps(conn),
+        "AIRFLOW__KAFKA_SPARK_AIRFLOW__ALLOWED_HDFS_ROOTS": "/user",
+    }
+    refused = run_dag("read_from_kafka", read_conf(topic, output_dir), env=env)
     assert not refused.ok
     assert "is the archive of query" in refused.output and checkpoint in refused.output
     assert "/user/someone-else/checkpoints" in refused.output

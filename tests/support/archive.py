@@ -27,6 +27,8 @@ def _headers(raw) -> tuple:
 def duckdb_rows(directory: Path) -> list[Row]:
     import duckdb
 
+    if not any(directory.rglob("*.parquet")):
+        return []  # (DuckDB fails on a glob that matches nothing)
     glob = str(directory / "**" / "*.parquet")
     rows = duckdb.sql(
         'SELECT partition, "offset", key, value, headers, CAST(date AS VARCHAR) '
