@@ -151,7 +151,7 @@ def test_a_checkpoint_reused_for_another_topic_is_refused_with_an_explanation(ta
     )
     assert proc.returncode != 0
     assert f"checkpoint {HDFS_URI}{checkpoint} belongs to another query" in proc.stderr + proc.stdout
-    assert "delete that directory" in proc.stderr + proc.stdout
+    assert "use this query's own checkpoint" in proc.stderr + proc.stdout
 
 
 def _log_time(output: str, marker: str) -> float | None:
