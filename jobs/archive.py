@@ -36,8 +36,9 @@ COLUMNS = ("key", "value", "headers", "topic", "partition", "offset", "timestamp
 def path_of(location: str) -> str:
     """``hdfs://nn:8020/a/b`` -> ``/a/b`` (taken literally: no percent-decoding); a path stays as it is. A
     binding names paths, so that the job (given URIs) and the DAG's check (given paths) compare alike."""
-    if "://" in location:
-        location = "/" + location.split("://", 1)[1].split("/", 1)[-1] if "/" in location.split("://", 1)[1] else "/"
+    if "://" in location:  # not urlsplit: a '#' or '?' in a Hadoop path is part of the path
+        authority_and_path = location.split("://", 1)[1]
+        location = "/" + authority_and_path.split("/", 1)[1] if "/" in authority_and_path else "/"
     return location.rstrip("/") or "/"
 
 

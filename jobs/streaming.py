@@ -18,6 +18,8 @@ from collections.abc import Callable
 from pyspark.sql import SparkSession
 from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
 
+from jobs.hadoop_fs import HadoopFs
+
 log = logging.getLogger("jobs")
 
 AVAILABLE_NOW = "availableNow"
@@ -159,8 +161,6 @@ def guard_checkpoint(spark: SparkSession, checkpoint: str, identity: dict[str, s
     Spark would otherwise fail deep inside with "Wrong basePath" or, worse, silently skip data that the
     other query had consumed.
     """
-    from jobs.hadoop_fs import HadoopFs
-
     path = f"{checkpoint.rstrip('/')}/{IDENTITY_FILE}"
     fs = HadoopFs(spark, path)
     wanted = json.dumps(identity, sort_keys=True)
@@ -181,8 +181,6 @@ def clear_unstarted_offsets(spark: SparkSession, query_checkpoint: str) -> None:
     """A job killed while Spark wrote the query's very first offsets entry leaves only its temporary file in
     ``offsets/``; Spark (4.1+) then refuses to start the query ("should be empty on batch 0"). No batch was
     planned, so nothing is lost by removing what is there."""
-    from jobs.hadoop_fs import HadoopFs
-
     offsets = f"{query_checkpoint.rstrip('/')}/offsets"
     fs = HadoopFs(spark, offsets)
     names = [name for name, _, _ in fs.list(offsets)]

@@ -31,7 +31,7 @@ def end_offsets(config: dict[str, str], topic: str, timeout: float = DEFAULT_TIM
 
 
 def end_offsets_by_isolation(
-    config: dict[str, str], topic: str, timeout: float = DEFAULT_TIMEOUT_S
+    config: dict[str, str], topic: str, partitions: list[int], timeout: float = DEFAULT_TIMEOUT_S
 ) -> tuple[dict[int, int], dict[int, int]]:
     """({partition: high watermark}, {partition: last stable offset}) right now. The last stable offset is the
     end a ``read_committed`` reader (the read job, the verifiers) reaches: below the high watermark while a
@@ -39,7 +39,6 @@ def end_offsets_by_isolation(
     from confluent_kafka import IsolationLevel, TopicPartition
     from confluent_kafka.admin import AdminClient, OffsetSpec
 
-    partitions = watermarks(config, topic, timeout)
     admin = AdminClient(quiet_config(config))
     out = []
     for level in (IsolationLevel.READ_UNCOMMITTED, IsolationLevel.READ_COMMITTED):

@@ -98,7 +98,7 @@ def record_offsets(plan: ReadPlan | dict, connections: Connections = AIRFLOW_CON
     if problem:
         raise VerificationFailed(problem)
     marks = offsets.watermarks(config, plan.topic)
-    high, stable = offsets.end_offsets_by_isolation(config, plan.topic)
+    high, stable = offsets.end_offsets_by_isolation(config, plan.topic, list(marks))
     current_id = admin.topic_id(config, plan.topic)
     committed = spark_logs.kafka_committed_offsets(hdfs, plan.archive_checkpoint, plan.topic)
     known = verify_read.read_incarnation(hdfs, plan.checkpoint)
@@ -169,7 +169,6 @@ def verify(
     files = hdfs_archive.committed_files(hdfs, plan.output_dir, recorded.batch_before, batch_after)
     return verify_read.check_run(
         config,
-        hdfs,
         client.file_system(settings),
         plan.topic,
         plan.output_dir,

@@ -148,30 +148,8 @@ def run_ranges(
     return ranges
 
 
-def verify_run(
-    config: dict[str, str],
-    hdfs,
-    fs,
-    topic: str,
-    output_dir: str,
-    ranges: dict[int, tuple[int, int]],
-    files: list[str],
-    topic_id: str,
-    stall_s: float = 120,
-) -> ArchiveReport:
-    """Every message of ``ranges`` is in ``files`` exactly once with its exact bytes, and nothing else is."""
-    return compare(
-        _kafka_rows(config, topic, ranges, stall_s),
-        archive.rows_in_order(fs, files),
-        topic,
-        topic_id,
-        what=f"{topic} -> {output_dir}: ",
-    )
-
-
 def check_run(
     config: dict[str, str],
-    hdfs,
     fs,
     topic: str,
     output_dir: str,
@@ -180,9 +158,16 @@ def check_run(
     topic_id: str,
     stall_s: float = 120,
 ) -> dict:
-    """read_from_kafka's check; raises VerificationFailed with the diff, returns the counts and the ranges."""
+    """read_from_kafka's check: every message of ``ranges`` is in ``files`` exactly once with its exact bytes,
+    and nothing else is. Raises VerificationFailed with the diff, returns the counts and the ranges."""
     started = time.monotonic()
-    report = verify_run(config, hdfs, fs, topic, output_dir, ranges, files, topic_id, stall_s)
+    report = compare(
+        _kafka_rows(config, topic, ranges, stall_s),
+        archive.rows_in_order(fs, files),
+        topic,
+        topic_id,
+        what=f"{topic} -> {output_dir}: ",
+    )
     if not report.ok:
         raise VerificationFailed(
             f"archive {output_dir} does not hold this run's messages of {topic} exactly once "
