@@ -11,12 +11,17 @@ Airflow's masker). A plaintext connection adds nothing.
 What the job needs besides its arguments is resolved when the task runs, not when the DAG is parsed
 (include/spark_app.py): ``--py-files`` is a zip of the ``jobs`` package built on this worker, and the Kafka
 connector is ``--jars`` from ``$SPARK_KAFKA_JARS_DIR`` or ``--packages``, unless the DAG gives them.
+
+When the task is killed (timeout, mark failed), the provider kills spark-submit's own process only; its
+children would outlive it: the launcher JVM that ``spark-class`` runs before the driver, and the shell that
+reads its output. ``on_kill`` kills the whole tree, found before the provider's kill orphans it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import psutil
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 
 from include.config import KAFKA_CONN_ID
@@ -57,3 +62,19 @@ class KafkaSparkSubmitOperator(SparkSubmitOperator):
                 return super().execute(context)
             finally:
                 self.application_args = base_args
+
+    def on_kill(self) -> None:
+        submit = getattr(self._hook, "_submit_sp", None)
+        children = []
+        if submit is not None and submit.poll() is None:
+            try:
+                children = psutil.Process(submit.pid).children(recursive=True)
+            except psutil.NoSuchProcess:
+                pass
+        super().on_kill()
+        for child in children:
+            try:
+                child.kill()  # SIGKILL ends a stopped (SIGSTOP) process too
+            except psutil.NoSuchProcess:
+                pass
+        psutil.wait_procs(children, timeout=10)

@@ -177,29 +177,30 @@ def test_a_directory_of_the_earlier_layout_is_refused_with_the_way_out(read_targ
 
 def test_the_archive_is_partitioned_by_utc_date_and_duckdb_reads_only_the_date_asked(read_target, hdfs, tmp_path):
     topic, output_dir, _ = read_target
-    today = datetime.now(UTC).replace(hour=0, minute=0, second=30, microsecond=0)
-    yesterday = today - timedelta(days=1)
-    day = {t: t.strftime("%Y-%m-%d") for t in (today, yesterday)}
-    stamps = [yesterday + timedelta(hours=23, minutes=59), today, yesterday, today + timedelta(hours=3)]
+    # two past days: the broker refuses timestamps over an hour ahead (message.timestamp.after.max.ms)
+    later = datetime.now(UTC).replace(hour=0, minute=0, second=30, microsecond=0) - timedelta(days=1)
+    earlier = later - timedelta(days=1)
+    day = {t: t.strftime("%Y-%m-%d") for t in (later, earlier)}
+    stamps = [earlier + timedelta(hours=23, minutes=59), later, earlier, later + timedelta(hours=3)]
     produce(topic, [{"value": f"m{i}".encode(), "timestamp": int(t.timestamp() * 1000)} for i, t in enumerate(stamps)])
     assert run_dag("read_from_kafka", read_conf(topic, output_dir)).ok
 
     directory = download(hdfs, output_dir, tmp_path / "a")
     by_date = {r[3]: r[5] for r in duckdb_rows(directory)}
-    assert by_date == {b"m0": day[yesterday], b"m1": day[today], b"m2": day[yesterday], b"m3": day[today]}
+    assert by_date == {b"m0": day[earlier], b"m1": day[later], b"m2": day[earlier], b"m3": day[later]}
     assert sorted(p.name for p in directory.glob("date=*")) == sorted({f"date={d}" for d in day.values()})
 
     import duckdb
 
-    # DuckDB takes the schema from the first file (yesterday's); today's files are made unreadable: a query
-    # on yesterday that opened them would fail
-    for path in (directory / f"date={day[today]}").glob("*.parquet"):
+    # DuckDB takes the schema from the first file (the earlier day's); the later day's files are made
+    # unreadable: a query on the earlier day that opened them would fail
+    for path in (directory / f"date={day[later]}").glob("*.parquet"):
         path.write_bytes(b"not parquet at all")
     glob = str(directory / "**" / "*.parquet")
-    query = f"SELECT value FROM read_parquet('{glob}', hive_partitioning = true) WHERE date = DATE '{day[yesterday]}'"
+    query = f"SELECT value FROM read_parquet('{glob}', hive_partitioning = true) WHERE date = DATE '{day[earlier]}'"
     assert sorted(v for (v,) in duckdb.sql(query).fetchall()) == [b"m0", b"m2"]
     with pytest.raises(duckdb.Error):
-        duckdb.sql(query.replace(day[yesterday], day[today])).fetchall()
+        duckdb.sql(query.replace(day[earlier], day[later])).fetchall()
 
 
 def test_a_processing_time_run_asked_to_stop_during_a_long_batch_lets_it_commit(read_target, hdfs, tmp_path):
