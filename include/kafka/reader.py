@@ -61,7 +61,9 @@ def read_range(
                     f"reading {topic} from {config['bootstrap.servers']}: offsets {missing} not read "
                     f"(nothing arrived for {deadline_s:.0f}s)"
                 )
-            batch = consumer.consume(num_messages=5000, timeout=1.0)
+            # no more than what is left: consume() waits its whole timeout for a batch it can't fill
+            left = sum(todo[p][1] - position[p] for p in todo)
+            batch = consumer.consume(num_messages=max(1, min(5000, left)), timeout=1.0)
             if batch:
                 deadline = time.monotonic() + deadline_s
             for msg in batch:

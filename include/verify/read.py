@@ -66,7 +66,7 @@ class ArchiveReport:
         return {"checked": self.checked, "archived_rows": self.archived, **self.counts}
 
 
-def _kafka_rows(config: dict[str, str], topic: str, ranges: dict[int, tuple[int, int]], stall_s: float) -> Iterator:
+def kafka_rows(config: dict[str, str], topic: str, ranges: dict[int, tuple[int, int]], stall_s: float) -> Iterator:
     for partition in sorted(ranges):
         start, end = ranges[partition]
         yield from reader.read_range(config, topic, {partition: start}, {partition: end}, stall_s)
@@ -162,7 +162,7 @@ def check_run(
     and nothing else is. Raises VerificationFailed with the diff, returns the counts and the ranges."""
     started = time.monotonic()
     report = compare(
-        _kafka_rows(config, topic, ranges, stall_s),
+        kafka_rows(config, topic, ranges, stall_s),
         archive.rows_in_order(fs, files),
         topic,
         topic_id,

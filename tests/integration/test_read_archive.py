@@ -265,3 +265,31 @@ def test_offsets_deleted_by_retention_between_runs_are_reported_and_the_ranges_g
     produce(topic, [{"value": b"c0"}])
     after = run_dag("read_from_kafka", read_conf(topic, output_dir))
     assert after.ok and "holds all 1 message(s)" in after.output, after.tail()
+
+
+def test_the_full_audit_streams_the_whole_archive_and_names_a_copied_file(read_target, hdfs, tmp_path):
+    import subprocess
+    import sys
+
+    topic, output_dir, _ = read_target
+    produce(topic, [{"value": f"m{i}".encode(), "partition": i % 2} for i in range(20)])
+    assert run_dag("read_from_kafka", read_conf(topic, output_dir)).ok
+    produce(topic, [{"value": b"later", "partition": 0}])
+    assert run_dag("read_from_kafka", read_conf(topic, output_dir)).ok
+
+    def audit() -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "include.verify.audit", "--topic", topic, "--output-dir", output_dir]
+        return subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+    clean = audit()
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "'checked': 21" in clean.stdout and "exactly once" in clean.stdout
+
+    date_dir = next(n for n in hdfs.list(output_dir) if n.startswith("date="))
+    first = sorted(hdfs.list(f"{output_dir}/{date_dir}"))[0]
+    local = tmp_path / "copy.parquet"
+    hdfs.download(f"{output_dir}/{date_dir}/{first}", str(local))
+    hdfs.upload(f"{output_dir}/{date_dir}/copied-by-hand.parquet", str(local))
+    tampered = audit()
+    assert tampered.returncode == 1
+    assert "in the archive more than once" in tampered.stdout, tampered.stdout
