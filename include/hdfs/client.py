@@ -5,6 +5,7 @@ An unreachable NameNode fails fast with an error naming host and port.
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 
@@ -41,6 +42,21 @@ def client(settings: HdfsSettings):
 def read_bytes(hdfs, path: str) -> bytes:
     with hdfs.read(path) as reader:
         return reader.read()
+
+
+def read_json(hdfs, path: str) -> dict | None:
+    """A small JSON file; None when it does not exist."""
+    if hdfs.status(path, strict=False) is None:
+        return None
+    return json.loads(read_bytes(hdfs, path))
+
+
+def write_json(hdfs, path: str, content: dict) -> None:
+    """A small JSON file, whole or not at all: written under a temporary name, then renamed over the old one."""
+    tmp = f"{path}.tmp"
+    hdfs.write(tmp, data=json.dumps(content).encode(), overwrite=True)
+    hdfs.delete(path)
+    hdfs.rename(tmp, path)
 
 
 def list_names(hdfs, directory: str) -> list[str]:

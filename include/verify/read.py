@@ -11,14 +11,13 @@ kept next to the checkpoint.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from include.hdfs import archive, spark_logs
-from include.hdfs.client import read_bytes
+from include.hdfs.client import read_json, write_json
 from include.kafka import reader
 from include.verify.diff import SHOW, VerificationFailed, fmt
 
@@ -216,19 +215,14 @@ def _incarnation_path(checkpoint: str) -> str:
 
 def read_incarnation(hdfs, checkpoint: str) -> dict | None:
     """{"topic_id", "floor": {partition: first offset the archive owes}} of the topic the query last read."""
-    path = _incarnation_path(checkpoint)
-    if hdfs.status(path, strict=False) is None:
-        return None
-    return json.loads(read_bytes(hdfs, path))
+    return read_json(hdfs, _incarnation_path(checkpoint))
 
 
 def write_incarnation(hdfs, checkpoint: str, topic_id: str, floor: dict[int, int]) -> None:
     """Keep, next to the query's checkpoint, which incarnation of the topic it reads and the floor the
     verification starts from (read back by ``read_incarnation`` on the next run)."""
-    hdfs.write(
-        _incarnation_path(checkpoint),
-        data=json.dumps({"topic_id": topic_id, "floor": {str(p): o for p, o in floor.items()}}).encode(),
-        overwrite=True,
+    write_json(
+        hdfs, _incarnation_path(checkpoint), {"topic_id": topic_id, "floor": {str(p): o for p, o in floor.items()}}
     )
 
 
