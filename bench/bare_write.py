@@ -41,11 +41,11 @@ def main() -> int:
     step("create_topic", t)
 
     t = time.monotonic()
-    write.ingest(plan, connections)
+    ingested = write.ingest(plan, connections)
     step("ingest_players_csv", t)
 
     t = time.monotonic()
-    recorded = write.record_offsets(plan, connections)
+    recorded = write.record_offsets(plan, connections, ingested)
     step("record_offsets", t)
 
     t = time.monotonic()

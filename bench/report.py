@@ -18,9 +18,13 @@ from pathlib import Path
 TARGETS = {
     "write_ratio": ("write job / producer ceiling", ">=", 0.5),
     "read_ratio": ("read job / consumer ceiling", ">=", 0.5),
+    "read_to_source_ratio": ("read job / its own Kafka source alone (noop sink)", ">=", 0.6),
     "latency_p99_ms": ("p99 latency at 10k records/s (ms)", "<=", 1000),
     "dag_overhead_ratio": ("orchestration overhead / DAG run", "<=", 0.2),
     "submit_jars_s": ("spark-submit start with --jars, no network (s)", "<=", 8),
+    "verify_history_time_ratio": ("verify_sink time: archive of history_rows / empty archive", "<=", 1.2),
+    "verify_history_rss_ratio": ("verify_sink peak RSS: archive of history_rows / empty archive", "<=", 1.2),
+    "runs_last_first_ratio": ("cost of the last of runs_in_a_row small runs / the first", "<=", 1.2),
 }
 REQUIRED = (
     "rows",
@@ -38,6 +42,16 @@ REQUIRED = (
     "submit_packages_s",
     "driver_peak_rss_mb",
     "broker_peak_rss_mb",
+    "history_rows",
+    "verify_s_empty",
+    "verify_s_history",
+    "verify_rss_mb_empty",
+    "verify_rss_mb_history",
+    "driver_rss_mb_backlog",
+    "driver_rss_mb_backlog_1m",
+    "runs_in_a_row",
+    "run_s_first",
+    "run_s_last",
 )
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 PERFORMANCE_PAGE = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
@@ -106,7 +120,7 @@ def _n(value, unit: str = "", digits: int = 0) -> str:
 
 
 def _holds(doc: dict, key: str) -> str:
-    holds = doc["targets"][key]["holds"]
+    holds = doc["targets"].get(key, {}).get("holds")  # (a target added after the run was published: n/a)
     return "n/a" if holds is None else ("yes" if holds else "**no**")
 
 
@@ -116,7 +130,7 @@ def _ratio(value) -> str:
 
 def markdown_table(doc: dict) -> str:
     d, det = doc, doc.get("details", {})
-    write, read, lat, orch = (det.get(k, {}) for k in ("write", "read", "latency", "orchestration"))
+    write, read, lat, orch, hist = (det.get(k, {}) for k in ("write", "read", "latency", "orchestration", "history"))
     rows = [
         ("broker ceiling: kafka-producer-perf-test", _n(d["producer_perf_rows_per_s"], " rec/s"), "", ""),
         ("broker ceiling: kafka-consumer-perf-test", _n(d["consumer_perf_rows_per_s"], " rec/s"), "", ""),
@@ -188,6 +202,38 @@ def markdown_table(doc: dict) -> str:
             _holds(d, "submit_jars_s"),
         ),
         (
+            "… the read job against its own source alone",
+            _ratio(d.get("read_to_source_ratio")),
+            "read_rows_per_s / read_source_rows_per_s ≥ 0.6",
+            _holds(d, "read_to_source_ratio"),
+        ),
+        (
+            f"verify_sink of {hist.get('step_rows', 1000):,} messages: empty archive / {_n(d.get('history_rows'))}"
+            " messages",
+            f"{_n(d.get('verify_s_empty'), ' s', 2)} / {_n(d.get('verify_s_history'), ' s', 2)}",
+            f"time ratio {_ratio(d.get('verify_history_time_ratio'))} (≤ 1.2)",
+            _holds(d, "verify_history_time_ratio"),
+        ),
+        (
+            "… its peak RSS (a process of its own): empty / history",
+            f"{_n(d.get('verify_rss_mb_empty'), ' MB')} / {_n(d.get('verify_rss_mb_history'), ' MB')}",
+            f"RSS ratio {_ratio(d.get('verify_history_rss_ratio'))} (≤ 1.2)",
+            _holds(d, "verify_history_rss_ratio"),
+        ),
+        (
+            f"first run on a backlog, default params: driver JVM peak RSS, 1M / {_n(d.get('backlog_rows'))} messages",
+            f"{_n(d.get('driver_rss_mb_backlog_1m'), ' MB')} / {_n(d.get('driver_rss_mb_backlog'), ' MB')}",
+            f"its verify_sink: {_n(d.get('backlog_verify_rss_mb_1m'), ' MB')} / "
+            f"{_n(d.get('backlog_verify_rss_mb'), ' MB')}",
+            "",
+        ),
+        (
+            f"{_n(d.get('runs_in_a_row'))} small runs in a row on one topic: first / last (median of 5)",
+            f"{_n(d.get('run_s_first'), ' s', 1)} / {_n(d.get('run_s_last'), ' s', 1)}",
+            f"ratio {_ratio(d.get('runs_last_first_ratio'))} (≤ 1.2)",
+            _holds(d, "runs_last_first_ratio"),
+        ),
+        (
             "peak RSS during write + read: Spark driver JVM / broker",
             f"{_n(d['driver_peak_rss_mb'], ' MB')} / {_n(d['broker_peak_rss_mb'], ' MB')}",
             "",
@@ -250,8 +296,9 @@ absolute numbers move with the machine's load):
 - **Parse ceiling**: the same CSV through `parse_lines → to_valid_messages` (both passes) into Spark's `noop`
   sink (action time only).
 - **Latency**: `kafka-producer-perf-test --throughput` at a fixed rate for warm-up + measured seconds while
-  the read job runs in processingTime mode. Per record: commit time of the file-sink batch that holds it
-  (modification time of `_spark_metadata/<batch>` on HDFS, the moment readers can see the row) minus its
+  the read job runs in processingTime mode. Per record: commit time of the batch that holds it
+  (modification time of its commit entry `_archive_log/<batch>.json` on HDFS; its files are visible to
+  readers right after) minus its
   Kafka timestamp (CreateTime, set by the producer at send). Producer and NameNode share this machine's
   clock. Records of the first warm-up seconds are left out of p50/p99 (JIT, first Parquet writer);
   `details.latency.p99_all_records_ms` in the JSON includes them.
@@ -265,7 +312,15 @@ absolute numbers move with the machine's load):
   JSON), and with `--packages` and an empty
   temporary Ivy cache (`spark.jars.ivy`), downloading from Maven Central.
 - **Peak RSS**: `psutil` every 200 ms on the driver JVM (`SparkSubmit`; executors share it in local mode)
-  and on the process listening on the Kafka port, during the write and read jobs."""
+  and on the process listening on the Kafka port, during the write and read jobs.
+- **Cost against history**: archives of 0, 1M, 4M and `history_rows` 24-byte messages (Kafka's perf
+  producer, then the read job with the DAG's default params); on each, a run that adds 1,000 messages, whose
+  `verify_sink` runs in a process of its own as Airflow runs a task (`bench/task.py`): the call's time and the
+  process's peak RSS, the median of 5 (verify only reads). The runs that built the 1M and `history_rows`
+  archives are the backlog figures: a first run on a topic holding that many messages, console included.
+- **Runs in a row**: `runs_in_a_row` runs on one topic, each adding 1,000 messages: `record_offsets` +
+  the job's spark-submit + `verify_sink` (its own process); first and last = the median of the first and of
+  the last 5 runs. `details.runs.after` counts the logs that grew meanwhile."""
 
 
 def markdown(doc: dict) -> str:
@@ -296,7 +351,7 @@ def chart(doc: dict, latencies: Sequence[float] | None, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (bars, hist) = plt.subplots(1, 2, figsize=(12, 4.6), gridspec_kw={"width_ratios": [1.15, 1]})
+    fig, (bars, hist, growth) = plt.subplots(1, 3, figsize=(17, 4.6), gridspec_kw={"width_ratios": [1.15, 1, 0.9]})
     groups = [
         ("write to Kafka", doc["producer_perf_rows_per_s"], doc["write_rows_per_s"], "write job"),
         ("read from Kafka", doc["consumer_perf_rows_per_s"], doc["read_rows_per_s"], "read job"),
@@ -341,11 +396,33 @@ def chart(doc: dict, latencies: Sequence[float] | None, path: Path) -> None:
     else:
         hist.text(0.5, 0.5, "latency not measured", ha="center", va="center", transform=hist.transAxes)
         hist.set_axis_off()
+    history_chart(growth, doc.get("details", {}).get("history", {}).get("points"))
     fig.suptitle(f"make bench, {doc['started_at']}: {doc['machine']['cores']} cores", fontsize=9, x=0.01, ha="left")
     fig.tight_layout()
     with path.open("wb") as out:
         fig.savefig(out, format="png", dpi=110)
     plt.close(fig)
+
+
+def history_chart(axis, points: Sequence[dict] | None) -> None:
+    """verify_sink time and peak RSS of a small run against the archive's history."""
+    if not points:
+        axis.text(0.5, 0.5, "history not measured", ha="center", va="center", transform=axis.transAxes)
+        axis.set_axis_off()
+        return
+    xs = [p["history_rows"] / 1e6 for p in points]
+    axis.plot(xs, [p["verify_s"] for p in points], "o-", color="#2a7ab9", label="verify_sink time (s)")
+    axis.set_xlabel("messages already archived (millions)")
+    axis.set_ylabel("s", color="#2a7ab9")
+    axis.set_ylim(0, max(p["verify_s"] for p in points) * 1.5)
+    rss = axis.twinx()
+    rss.plot(xs, [p["verify_rss_mb"] for p in points], "s--", color="#c0392b", label="peak RSS (MB)")
+    rss.set_ylabel("MB", color="#c0392b")
+    rss.set_ylim(0, max(p["verify_rss_mb"] for p in points) * 1.5)
+    axis.set_title("verify_sink of a 1,000-message run\nagainst the archive's history", fontsize=10)
+    axis.legend(loc="lower left", fontsize=8)
+    rss.legend(loc="lower right", fontsize=8)
+    axis.grid(alpha=0.3)
 
 
 # -------------------------------------------------------------------------------------------- files

@@ -10,7 +10,9 @@ Stages (a progress line each):
 5. latency: a producer at a fixed rate -> the read job in processingTime mode -> per-record latency;
 6. orchestration: `airflow dags test write_to_kafka` vs. the same steps without Airflow; spark-submit start
    with the pre-resolved --jars (no network) vs. --packages with a cold Ivy cache;
-7. peak RSS of the Spark driver JVM and of the broker during 2 and 3.
+7. peak RSS of the Spark driver JVM and of the broker during 2 and 3;
+8. cost against history: verify_sink of a small run on archives of 0, 1M, 4M, 10M messages, and the first run
+   on a backlog of 1M and of 10M (driver RSS); 9. fifty small runs in a row on one topic, first against last.
 
 Every stage calls the pipeline's own steps (include/pipeline) and every spark-submit command is the one the
 DAGs' operator builds from the plan, SPARK_CONF and include/spark_app.py (the operator's own hook builds it),
@@ -18,7 +20,7 @@ so the bench measures what the DAGs run. One module per stage: bench/stages/<sta
 creates (topics, HDFS directories, checkpoints, local files) is unique to it and deleted at the end.
 Results: bench/results/latest.{json,md,png}, a dated JSON copy, and docs/performance.md's generated part.
 
-    python -m bench.run [--rows 2000000]        (make bench BENCH_ROWS=...)
+    python -m bench.run [--rows 2000000]   (make bench BENCH_ROWS=... BENCH_HISTORY_ROWS=... BENCH_RUNS=...)
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ import psutil
 from bench import report
 from bench.stages import (
     ceiling,
+    history,
     latency,
     memory,
     orchestration,
@@ -50,6 +53,7 @@ from bench.stages import (
     prepare,
     read,
     read_ceiling,
+    runs,
     submit,
     write,
 )
@@ -64,16 +68,18 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 DEFAULT_ROWS = 2_000_000  # as the issue asks (~2M records); about 5 minutes on the shared 2-core machine
 
 STAGES: list[tuple[str, str, str, Callable[[Context], str]]] = [
-    ("prepare", "0/7", "generate players CSV", prepare.run),
-    ("ceiling", "1/7", "broker ceiling (kafka perf tools)", ceiling.run),
-    ("write", "2/7", "write job (HDFS -> Spark -> Kafka)", write.run),
-    ("read", "3/7", "read job (Kafka -> Spark -> Parquet)", read.run),
-    ("read_ceiling", "3b/7", "read ceiling: Kafka source alone (noop sink)", read_ceiling.run),
-    ("parse", "4/7", "parse ceiling (noop sink)", parse.run),
-    ("latency", "5/7", "latency (processingTime read)", latency.run),
-    ("orchestration", "6a/7", "orchestration overhead: airflow dags test vs bare", orchestration.run),
-    ("submit", "6b/7", "spark-submit start: --jars vs --packages", submit.run),
-    ("memory", "7/7", "peak memory", memory.run),
+    ("prepare", "0/9", "generate players CSV", prepare.run),
+    ("ceiling", "1/9", "broker ceiling (kafka perf tools)", ceiling.run),
+    ("write", "2/9", "write job (HDFS -> Spark -> Kafka)", write.run),
+    ("read", "3/9", "read job (Kafka -> Spark -> Parquet)", read.run),
+    ("read_ceiling", "3b/9", "read ceiling: Kafka source alone (noop sink)", read_ceiling.run),
+    ("parse", "4/9", "parse ceiling (noop sink)", parse.run),
+    ("latency", "5/9", "latency (processingTime read)", latency.run),
+    ("orchestration", "6a/9", "orchestration overhead: airflow dags test vs bare", orchestration.run),
+    ("submit", "6b/9", "spark-submit start: --jars vs --packages", submit.run),
+    ("memory", "7/9", "peak memory", memory.run),
+    ("history", "8/9", "cost against history: verify_sink on archives of 0 to 10M messages", history.run),
+    ("runs", "9/9", "runs in a row on one topic", runs.run),
 ]
 NEEDS = {
     "write": ["prepare"],

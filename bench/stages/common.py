@@ -291,3 +291,97 @@ def topic_read_plan(ctx: Context, output: str) -> tuple[ReadPlan, read.ReadRecor
         "trigger": "availableNow",
     }
     return read_plan(ctx, params)
+
+
+def perf_produce(ctx: Context, topic: str, records: int, record_size: int = 24) -> None:
+    """``records`` messages of ``record_size`` random bytes into ``topic``, by Kafka's own perf producer (the
+    fastest way to build a backlog; acks=all and the write job's producer settings)."""
+    from bench.stages.ceiling import producer_props
+
+    kafka_tool(
+        "kafka-producer-perf-test",
+        [
+            *("--topic", topic, "--num-records", str(records), "--record-size", str(record_size)),
+            *("--throughput", "-1", "--producer-props", *producer_props(ctx.bootstrap)),
+        ],
+        timeout=SUBPROCESS_TIMEOUT_S * 2,
+    )
+
+
+def produce_small(ctx: Context, topic: str, records: int) -> None:
+    """A few numbered messages, from this process."""
+    from confluent_kafka import Producer
+
+    producer, errors = Producer(ctx.kafka.config), []
+    for i in range(records):
+        producer.produce(topic, f"message {i}".encode(), on_delivery=lambda err, _m: err and errors.append(err))
+        producer.poll(0)
+    if producer.flush(60) or errors:
+        raise RuntimeError(f"could not produce {records} messages to {topic}: {errors[:3]}")
+
+
+@dataclasses.dataclass
+class TaskRun:
+    seconds: float  # the task's call itself
+    wall_s: float  # the process, imports included
+    peak_rss_mb: float | None
+    result: dict
+
+
+def run_task(ctx: Context, plan: ReadPlan, recorded: read.ReadRecord, log: Path) -> TaskRun:
+    """read_from_kafka's verify_sink in a process of its own (bench/task.py), as Airflow runs a task: its time
+    and the process's peak RSS."""
+    plan_file, record_file = log.with_suffix(".plan.json"), log.with_suffix(".record.json")
+    plan_file.write_text(json.dumps(plan.to_dict()))
+    record_file.write_text(json.dumps(recorded.to_dict()))
+    command = [sys.executable, "-m", "bench.task", "verify", str(plan_file), str(record_file)]
+    started = time.monotonic()
+    with log.open("w") as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT)
+        task = psutil.Process(proc.pid)
+        with PeakRss(lambda: {"task": task}) as rss:
+            try:
+                code = proc.wait(timeout=SUBPROCESS_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                raise RuntimeError(f"verify_sink did not end within {SUBPROCESS_TIMEOUT_S}s; log: {log}") from None
+    wall = time.monotonic() - started
+    output = log.read_text(errors="replace")
+    if code != 0:
+        raise RuntimeError(f"verify_sink failed with exit code {code}; log: {log}\n{output[-3000:]}")
+    result = json.loads(result_line(output))
+    return TaskRun(result["seconds"], wall, rss.peak_mb.get("task"), result)
+
+
+@dataclasses.dataclass
+class ReadRun:
+    rows: int  # what the run added to the archive (verified)
+    plan: ReadPlan
+    recorded: read.ReadRecord
+    submit: SubmitRun
+    verify: TaskRun
+    record_s: float
+
+    @property
+    def run_s(self) -> float:
+        """record_offsets + the job + verify_sink, the run's own tasks."""
+        return self.record_s + self.submit.seconds + self.verify.wall_s
+
+
+def read_once(ctx: Context, params: dict, log: Path) -> ReadRun:
+    """One read_from_kafka run as the DAG makes it: plan, record_offsets, the job (spark-submit as the
+    operator builds it), verify_sink in a process of its own."""
+    plan = read.plan(params, ctx.connections)
+    if posixpath.dirname(plan.checkpoint) not in ctx.hdfs_paths:
+        ctx.track_plan(plan)
+    started = time.monotonic()
+    recorded = read.record_offsets(plan, ctx.connections)
+    record_s = time.monotonic() - started
+    submit = run_submit(
+        dag_command(plan.job, recorded.spark_args, "read_from_kafka"),
+        log.with_suffix(".job.log"),
+        {"HADOOP_USER_NAME": plan.hdfs_user},
+    )
+    verified = run_task(ctx, plan, recorded, log.with_suffix(".verify.log"))
+    return ReadRun(verified.result["checked"], plan, recorded, submit, verified, record_s)

@@ -37,6 +37,9 @@ def run(ctx: Context) -> str:
     ctx.results["read_source_ratio"] = stats.ratio(
         ctx.results["read_source_rows_per_s"], ctx.results.get("consumer_perf_rows_per_s")
     )
+    ctx.results["read_to_source_ratio"] = stats.ratio(
+        ctx.results.get("read_rows_per_s"), ctx.results["read_source_rows_per_s"]
+    )
     read = ctx.details.get("read", {})
     if read.get("tasks_s"):
         # what the job adds to the source (projection, Parquet, HDFS), as a share of its own read batch
