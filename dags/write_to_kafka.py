@@ -13,12 +13,15 @@ The tutorial's `hadoop fs -put players.csv testdir/` and `write_to_kafka.py`, as
 3. **ingest_players_csv**: `source_csv` (a local file) is uploaded through WebHDFS into `hdfs_dir` under a
    name derived from its content, atomically (hidden temporary name, then rename). The same file again is
    a no-op; a changed file is a new file.
-4. **record_offsets**: the end offsets of both topics and the query's last checkpointed batch.
+4. **record_offsets**: the end offsets of both topics and the query's last checkpointed batch (after a job
+   killed in a batch no run has committed since: the offsets recorded before that job, so that the copies
+   its attempts wrote are counted), and the landing file this run ingested.
 5. **submit_write_job**: `jobs/write_to_kafka.py` on Spark: every new file in `hdfs_dir` -> valid rows to
    `topic` (key = name, value = age), bad rows to `<topic>.dlq` as JSON with file, line, raw line and reason.
 6. **verify_messages**: an independent consumer (connection `kafka_admin_conn_id`) reads both topics from the
    recorded offsets and checks that exactly the rows of the files this run consumed arrived (duplicates are
-   reported; they fail the run only with `fail_on_duplicates`). On success the topic's asset is updated, which
+   reported; they fail the run only with `fail_on_duplicates`), and that the query took the ingested file (in
+   this run, or in an earlier one, which it names). On success the topic's asset is updated, which
    schedules `read_from_kafka`.
 
 Connections: the Spark job writes as `kafka_conn_id`; `create_topic`, `record_offsets` and `verify_messages`
@@ -113,15 +116,15 @@ def write_to_kafka():
         return write.ingest(plan).to_dict()
 
     @task
-    def record_offsets(plan: dict) -> dict:
+    def record_offsets(plan: dict, ingested: dict) -> dict:
         from include.pipeline import write
 
-        return write.record_offsets(plan).to_dict()
+        return write.record_offsets(plan, ingested=ingested).to_dict()
 
     plan = validate_params()
     topics = create_topic(plan)
     ingested = ingest_players_csv(plan)
-    recorded = record_offsets(plan)
+    recorded = record_offsets(plan, ingested)
 
     submit_write_job = KafkaSparkSubmitOperator(
         task_id="submit_write_job",

@@ -41,6 +41,12 @@ def last_committed_batch(hdfs, checkpoint: str) -> int:
     return max((b for b, _ in batches), default=-1)
 
 
+def last_planned_batch(hdfs, checkpoint: str) -> int:
+    """The id of the last micro-batch the query at ``checkpoint`` planned (its offsets entry); -1 when none."""
+    batches = _batches(hdfs, posixpath.join(hdfs_path(checkpoint), "offsets"))
+    return max((b for b, _ in batches), default=-1)
+
+
 def _read_log_file(hdfs, path: str) -> list[dict]:
     lines = read_bytes(hdfs, path).decode("utf-8").splitlines()
     if not lines or not lines[0].startswith("v"):
@@ -67,6 +73,12 @@ def source_files_in_batches(hdfs, checkpoint: str, after: int, up_to: int) -> li
     """Files (as Spark names them, hdfs://...) that the file source took in batches after < N <= up_to."""
     log_dir = posixpath.join(hdfs_path(checkpoint), "sources", "0")
     return sorted({e["path"] for batch, e in read_log(hdfs, log_dir) if after < batch <= up_to})
+
+
+def batch_that_took(hdfs, checkpoint: str, path: str) -> int | None:
+    """The batch in which the file-source query at ``checkpoint`` took the file at ``path``; None if none did."""
+    log_dir = posixpath.join(hdfs_path(checkpoint), "sources", "0")
+    return next((batch for batch, e in read_log(hdfs, log_dir) if hdfs_path(e["path"]) == path), None)
 
 
 def sink_files(hdfs, output_dir: str) -> list[str]:

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import logging
 import os
+import posixpath
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import Any, Self
 
 from include.connections import AIRFLOW_CONNECTIONS, Connections
@@ -37,17 +39,21 @@ JOB_OPERATIONS = ["DESCRIBE", "WRITE"]
 @dataclass(frozen=True)
 class WriteRecord:
     """What the verification compares against, recorded just before the job: the end offsets of both topics
-    ({topic: {partition: offset}}) and the query's last committed batch (-1: none)."""
+    ({topic: {partition: offset}}), the query's last committed batch (-1: none), and the HDFS path of the file
+    this run ingested (the query must have taken it, in this run or an earlier one)."""
 
     offsets: dict[str, dict[str, int]]
     batch_before: int
+    ingested: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def of(cls, recorded: Self | dict[str, Any]) -> Self:
-        return recorded if isinstance(recorded, cls) else cls(recorded["offsets"], int(recorded["batch_before"]))
+        if isinstance(recorded, cls):
+            return recorded
+        return cls(recorded["offsets"], int(recorded["batch_before"]), recorded.get("ingested"))
 
 
 def plan(params: dict, connections: Connections = AIRFLOW_CONNECTIONS, policy: Policy | None = None) -> WritePlan:
@@ -91,15 +97,48 @@ def ingest(plan: WritePlan | dict, connections: Connections = AIRFLOW_CONNECTION
     return hdfs_ingest.ingest(hdfs, source, plan.hdfs_dir)
 
 
-def record_offsets(plan: WritePlan | dict, connections: Connections = AIRFLOW_CONNECTIONS) -> WriteRecord:
-    """Both topics' end offsets and the query's last committed batch, before the job runs."""
+VERIFICATION_START = "_verification_start.json"  # beside the query's checkpoint (include/verify/write.py)
+
+
+def record_offsets(
+    plan: WritePlan | dict,
+    connections: Connections = AIRFLOW_CONNECTIONS,
+    ingested: hdfs_ingest.Ingested | dict | None = None,
+) -> WriteRecord:
+    """Both topics' end offsets and the query's last committed batch, before the job runs, with the path of the
+    file ``ingested`` (ingest's result); kept beside the checkpoint. When an earlier run's job was killed in a
+    batch no run has committed since, the offsets recorded before that job instead, so that this run counts the
+    copies its attempts wrote."""
     plan = WritePlan.of(plan)
     config = connections.kafka(plan.kafka_admin_conn_id).config
     hdfs = client.client(connections.hdfs())
-    return WriteRecord(
-        offsets={topic: offsets.end_offsets(config, topic) for topic in (plan.topic, plan.dlq_topic)},
-        batch_before=spark_logs.last_committed_batch(hdfs, plan.checkpoint),
+    batch_before = spark_logs.last_committed_batch(hdfs, plan.checkpoint)
+    if isinstance(ingested, hdfs_ingest.Ingested):
+        ingested = ingested.to_dict()
+    path_ingested = None if ingested is None else ingested["path"]
+    now = {topic: offsets.end_offsets(config, topic) for topic in (plan.topic, plan.dlq_topic)}
+    path = posixpath.join(plan.checkpoint, VERIFICATION_START)
+    try:
+        earlier = client.read_json(hdfs, path)
+    except ValueError:
+        log.warning("%s is not JSON: ignored, recorded again", path)
+        earlier = None
+    start = verify_write.verification_start(
+        earlier, batch_before, spark_logs.last_planned_batch(hdfs, plan.checkpoint), now
     )
+    if start is not None:
+        log.warning(
+            "batch %d of this query was planned by a job that did not finish (offsets recorded %s, before it ran): "
+            "verifying from those offsets, so that what its attempts wrote is counted (%s instead of %s)",
+            batch_before + 1,
+            earlier.get("recorded_at"),
+            start,
+            now,
+        )
+        return WriteRecord(offsets=start, batch_before=batch_before, ingested=path_ingested)
+    record = WriteRecord(offsets=now, batch_before=batch_before, ingested=path_ingested)
+    client.write_json(hdfs, path, {**record.to_dict(), "recorded_at": datetime.now(UTC).isoformat(timespec="seconds")})
+    return record
 
 
 def verify(
@@ -111,9 +150,10 @@ def verify(
     """Wait (up to ``timeout_s``) until the messages of the files this run's batches took have arrived; the
     comparison, whatever it says (``check`` judges it)."""
     plan, recorded = WritePlan.of(plan), WriteRecord.of(recorded)
-    return verify_write.verify_write(
+    hdfs = client.client(connections.hdfs())
+    report = verify_write.verify_write(
         connections.kafka(plan.kafka_admin_conn_id).config,
-        client.client(connections.hdfs()),
+        hdfs,
         topic=plan.topic,
         dlq_topic=plan.dlq_topic,
         start_offsets=recorded.offsets,
@@ -121,6 +161,9 @@ def verify(
         batch_before=recorded.batch_before,
         timeout_s=timeout_s,
     )
+    if recorded.ingested is not None:
+        report.ingested = verify_write.where_taken(hdfs, plan.checkpoint, recorded.ingested, report.files)
+    return report
 
 
 def check(plan: WritePlan | dict, summary: dict) -> dict:
@@ -129,6 +172,21 @@ def check(plan: WritePlan | dict, summary: dict) -> dict:
     otherwise return the counts."""
     plan = WritePlan.of(plan)
     counts = {k: v for k, v in summary.items() if k not in ("diff", "status")}
+    ingested = summary.get("ingested")
+    if ingested is not None and not ingested["taken"]:
+        raise VerificationFailed(
+            f"the file this run ingested, {ingested['path']}, was not taken by the query of {plan.hdfs_dir}: "
+            "none of its rows can have been written. Spark's file source skips a file whose modification time is "
+            "more than its maxFileAge (7 days) older than the newest file the query has seen (a file copied with "
+            "its times preserved): give it a current time (hdfs dfs -touch) and run again"
+        )
+    if ingested is not None and not ingested["this_run"]:
+        log.info(
+            "the file this run ingested, %s, was already taken by batch %d of the query (an earlier run): "
+            "its rows were verified then",
+            ingested["path"],
+            ingested["batch"],
+        )
     if not summary["complete"]:
         raise VerificationFailed(
             f"{plan.topic}: the messages that arrived are not the expected ones "

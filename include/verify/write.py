@@ -28,6 +28,7 @@ class WriteReport:
     files: list[str]
     valid: MultisetDiff
     dead: MultisetDiff
+    ingested: dict | None = None  # where_taken
 
     @property
     def duplicates(self) -> int:
@@ -47,6 +48,7 @@ class WriteReport:
             "missing": sum(self.valid.missing.values()) + sum(self.dead.missing.values()),
             "unexpected": sum(self.valid.unexpected.values()) + sum(self.dead.unexpected.values()),
             "duplicates": self.duplicates,
+            "ingested": self.ingested,
             "diff": self.valid.lines("valid rows (key | value)")
             + self.dead.lines("dead letters (file | line | reason)"),
         }
@@ -88,6 +90,38 @@ class TopicReader:
         start = {p: self.position.get(p, low) for p, (low, _) in marks.items()}
         yield from reader.read_range(self.config, self.topic, start, end, deadline_s)
         self.position.update(end)
+
+
+def where_taken(hdfs, checkpoint: str, path: str, files_this_run: list[str]) -> dict:
+    """Whether the query took the file at ``path``: {"path", "taken", "this_run", "batch" (an earlier one)}.
+    A file of this run's batches is found among ``files_this_run`` (URIs); only otherwise is the query's whole
+    source log read (a re-run of a file the query took before)."""
+    if path in {spark_logs.hdfs_path(uri) for uri in files_this_run}:
+        return {"path": path, "taken": True, "this_run": True, "batch": None}
+    batch = spark_logs.batch_that_took(hdfs, checkpoint, path)
+    return {"path": path, "taken": batch is not None, "this_run": False, "batch": batch}
+
+
+def verification_start(
+    earlier: dict | None, batch_before: int, last_planned: int, now: dict[str, dict[str, int]]
+) -> dict[str, dict[str, int]] | None:
+    """Where this run's verification must start reading both topics, when not at ``now`` (their end offsets).
+
+    A job killed after it planned batch ``batch_before + 1`` may have written some of its messages; Spark
+    writes that batch again when the query next runs (Kafka's sink is at-least-once). If no run after the
+    killed one committed a batch, the offsets recorded before the killed job (``earlier``, kept beside the
+    checkpoint) are where the run that finally commits the batch must count from, so that the copies of the
+    failed attempts are counted as duplicates, not left out. Returns those offsets, or None: a fresh start.
+    """
+    if earlier is None or last_planned <= batch_before or int(earlier.get("batch_before", -2)) != batch_before:
+        return None
+    start = {}
+    for topic, ends in now.items():
+        before = {str(p): int(o) for p, o in (earlier.get("offsets", {}).get(topic) or {}).items()}
+        if any(before.get(p, 0) > int(o) for p, o in ends.items()):
+            return None  # the topic holds fewer messages than then: recreated since, those copies are gone
+        start[topic] = {p: before.get(p, int(o)) for p, o in ends.items()}
+    return start
 
 
 def verify_write(

@@ -93,6 +93,46 @@ def test_write_job_killed_mid_write_recovers_on_retry_with_nothing_lost(target, 
     print(f"killed after {killed_at} of {rows} messages; {duplicates} duplicates reported")
 
 
+def test_copies_written_by_failed_attempts_are_counted_by_the_run_that_finally_succeeds(target, tmp_path):
+    # both attempts of the job are SIGKILLed once they have written part of the batch: the run fails; the next
+    # run writes the batch again and must count every copy the failed attempts left (an independent consumer)
+    rows = 300_000
+    players = big_csv(tmp_path / "big.csv", rows)
+    conf = {"source_csv": str(tmp_path / "big.csv"), **target}
+    bg = BackgroundDagRun("write_to_kafka", conf)
+    killed: set[int] = set()
+    written_at_kill = 0
+    try:
+        deadline = time.monotonic() + 400
+        while len(killed) < 2 and bg.running():
+            assert time.monotonic() < deadline, f"the write job was killed {len(killed)} time(s) only"
+            jvms = [j for j in spark_submit_jvms(target["topic"]) if j.pid not in killed]
+            written = high_watermark(target["topic"])
+            if jvms and written > written_at_kill + 1000:  # this attempt has written
+                for jvm in jvms:
+                    os.kill(jvm.pid, signal.SIGKILL)
+                    killed.add(jvm.pid)
+                written_at_kill = written
+            time.sleep(0.05)
+        failed = bg.wait(600)
+    finally:
+        bg.kill()
+    assert len(killed) == 2, f"killed {len(killed)} attempt(s): {failed.output[-3000:]}"
+    assert failed.returncode != 0, failed.output[-5000:]
+    before_green = high_watermark(target["topic"])
+    assert before_green > 0
+
+    green = run_dag("write_to_kafka", conf)
+    assert green.ok, green.tail()
+    assert "planned by a job that did not finish" in green.output
+    arrived = [(k.decode(), v.decode()) for k, v, _, _ in consume_all(target["topic"], timeout_s=180)]
+    assert set(arrived) == set(players), "a valid row was lost or an unexpected one arrived"
+    verified, _ = json.JSONDecoder().raw_decode(green.output.split("verification: ", 1)[1])
+    assert verified["missing"] == 0
+    assert verified["duplicates"] == len(arrived) - rows > 0
+    print(f"{before_green} messages left by two killed attempts; {verified['duplicates']} duplicates reported")
+
+
 def test_datanode_dying_during_ingestion_leaves_nothing_visible_and_a_rerun_succeeds(target, hdfs, tmp_path):
     source = tmp_path / "large.csv"
     source.write_bytes(b"Someone;30\n" * 16_000_000)  # ~176 MB: the upload takes a while

@@ -58,6 +58,7 @@ def test_players_csv_arrives_whole_and_a_rerun_with_the_same_file_adds_nothing(t
     again = run_dag("write_to_kafka", {"source_csv": str(DEFAULT_PLAYERS_CSV), **target})
     assert again.ok, again.tail()
     assert "already holds this content" in again.output
+    assert "was already taken by batch 0 of the query (an earlier run)" in again.output
     assert kv(target["topic"]) == sorted(PLAYERS)
 
     second = tmp_path / "more_players.csv"
@@ -65,6 +66,25 @@ def test_players_csv_arrives_whole_and_a_rerun_with_the_same_file_adds_nothing(t
     third = run_dag("write_to_kafka", {"source_csv": str(second), **target})
     assert third.ok, third.tail()
     assert kv(target["topic"]) == sorted([*PLAYERS, ("Alexia Putellas", "30"), ("Sam Kerr", "30")])
+
+
+def test_a_run_whose_ingested_file_the_query_does_not_take_fails_naming_it(target, hdfs, tmp_path):
+    # a file in the landing folder with a modification time 30 days before the newest file the query has seen
+    # (copied with its times kept) is skipped by Spark's file source (maxFileAge): the run must not be green
+    from include.hdfs.ingest import content_name, sha256_of
+
+    assert run_dag("write_to_kafka", {"source_csv": str(DEFAULT_PLAYERS_CSV), **target}).ok
+    old = tmp_path / "old_players.csv"
+    old.write_text("name;age\nOld Timer;99\n")
+    landed = f"{target['hdfs_dir']}/{content_name(old, sha256_of(old))}"
+    hdfs.upload(landed, str(old))
+    month_ago_ms = int((time.time() - 30 * 86400) * 1000)
+    hdfs.set_times(landed, modification_time=month_ago_ms, access_time=month_ago_ms)
+
+    run = run_dag("write_to_kafka", {"source_csv": str(old), **target})
+    assert not run.ok
+    assert f"the file this run ingested, {landed}, was not taken by the query" in run.output, run.tail()
+    assert ("Old Timer", "99") not in kv(target["topic"])
 
 
 def test_bad_rows_go_to_the_dead_letter_topic_with_line_raw_and_reason(target, tmp_path):
