@@ -4,16 +4,7 @@ the average players row) on a fresh topic."""
 from __future__ import annotations
 
 from bench import stats
-from bench.stages.common import Context, kafka_tool
-
-
-def producer_props(bootstrap: str) -> list[str]:
-    """acks=all and the write job's own producer settings (batching, compression, idempotence, timeouts)."""
-    from jobs.write_to_kafka import PRODUCER_OPTIONS
-
-    props = {k.removeprefix("kafka."): v for k, v in PRODUCER_OPTIONS.items()}
-    props["acks"] = "all"
-    return [f"bootstrap.servers={bootstrap}", *(f"{k}={v}" for k, v in props.items())]
+from bench.stages.common import Context, kafka_tool, producer_props
 
 
 def run(ctx: Context) -> str:

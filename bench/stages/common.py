@@ -293,11 +293,18 @@ def topic_read_plan(ctx: Context, output: str) -> tuple[ReadPlan, read.ReadRecor
     return read_plan(ctx, params)
 
 
+def producer_props(bootstrap: str) -> list[str]:
+    """acks=all and the write job's own producer settings (batching, compression, idempotence, timeouts)."""
+    from jobs.write_to_kafka import PRODUCER_OPTIONS
+
+    props = {k.removeprefix("kafka."): v for k, v in PRODUCER_OPTIONS.items()}
+    props["acks"] = "all"
+    return [f"bootstrap.servers={bootstrap}", *(f"{k}={v}" for k, v in props.items())]
+
+
 def perf_produce(ctx: Context, topic: str, records: int, record_size: int = 24) -> None:
     """``records`` messages of ``record_size`` random bytes into ``topic``, by Kafka's own perf producer (the
     fastest way to build a backlog; acks=all and the write job's producer settings)."""
-    from bench.stages.ceiling import producer_props
-
     kafka_tool(
         "kafka-producer-perf-test",
         [
