@@ -20,6 +20,7 @@ import argparse
 import json
 import logging
 import threading
+import time
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -175,6 +176,7 @@ class ArchiveWriter:
                 self._roll_forward(json.loads(found))
                 return
             staged_dir = f"{self.staging}/{batch_id}"
+            started = time.monotonic()
             (
                 to_archive_rows(batch, self.args.topic_id)
                 .sortWithinPartitions(archive.DATE_COLUMN, "partition", "offset")
@@ -184,11 +186,21 @@ class ArchiveWriter:
                 .parquet(staged_dir)
             )
             files = self._staged_files(staged_dir, batch_id)
+            staged = time.monotonic()
             self._show(staged_dir, batch_id, files)
+            shown = time.monotonic()
             self.fs.mkdirs(self.log_dir)
             self.fs.write_atomic(entry_path, archive.new_entry(batch_id, self.archive_id, files))  # the commit
             self._roll_forward({"batch": batch_id, "files": files})
             self._prune(batch_id)
+            log.info(
+                "batch %d archived in %d file(s): staged in %.2fs, console %.2fs, committed and renamed %.2fs",
+                batch_id,
+                len(files),
+                staged - started,
+                shown - staged,
+                time.monotonic() - shown,
+            )
 
     def _staged_files(self, staged_dir: str, batch_id: int) -> list[dict]:
         staged = []
