@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -167,15 +168,41 @@ class SubmitRun:
     broker_peak_rss_mb: float | None
 
 
+def run_sampled(
+    what: str,
+    command: list[str],
+    log: Path,
+    targets: Callable[[subprocess.Popen], Callable[[], dict[str, psutil.Process | None]]],
+    env_extra: dict[str, str] | None = None,
+    timeout: float = SUBPROCESS_TIMEOUT_S,
+) -> tuple[float, str, dict[str, float]]:
+    """Run ``command`` to its end, its output to ``log``, sampling the peak RSS of the processes
+    ``targets(proc)()`` names; (wall seconds, output, peak MB by label). Raises naming ``what`` on failure."""
+    env = {**os.environ, **(env_extra or {})}
+    started = time.monotonic()
+    with log.open("w") as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=PROJECT_ROOT)
+        with PeakRss(targets(proc)) as rss:
+            try:
+                code = proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                raise RuntimeError(f"{what} did not end within {timeout:.0f}s; log: {log}") from None
+    seconds = time.monotonic() - started
+    output = log.read_text(errors="replace")
+    if code != 0:
+        raise RuntimeError(f"{what} failed with exit code {code}; log: {log}\n{output[-3000:]}")
+    return seconds, output, rss.peak_mb
+
+
 def run_submit(
     command: list[str], log: Path, env_extra: dict[str, str] | None = None, timeout: float = SUBPROCESS_TIMEOUT_S
 ) -> SubmitRun:
     """Run a spark-submit to its end, its output to ``log``; wall seconds and peak RSS of driver and broker."""
-    env = {**os.environ, **(env_extra or {})}
     broker = broker_process()
-    started = time.monotonic()
-    with log.open("w") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=PROJECT_ROOT)
+
+    def driver_and_broker(proc: subprocess.Popen) -> Callable[[], dict[str, psutil.Process | None]]:
         driver: list[psutil.Process] = []
 
         def targets() -> dict[str, psutil.Process | None]:
@@ -185,18 +212,10 @@ def run_submit(
                     driver.append(found)
             return {"driver": driver[0] if driver else None, "broker": broker}
 
-        with PeakRss(targets) as rss:
-            try:
-                code = proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-                raise RuntimeError(f"spark-submit did not end within {timeout:.0f}s; log: {log}") from None
-    seconds = time.monotonic() - started
-    output = log.read_text(errors="replace")
-    if code != 0:
-        raise RuntimeError(f"spark-submit failed with exit code {code}; log: {log}\n{output[-3000:]}")
-    return SubmitRun(seconds, output, log, rss.peak_mb.get("driver"), rss.peak_mb.get("broker"))
+        return targets
+
+    seconds, output, peak = run_sampled("spark-submit", command, log, driver_and_broker, env_extra, timeout)
+    return SubmitRun(seconds, output, log, peak.get("driver"), peak.get("broker"))
 
 
 def result_line(output: str) -> str:
@@ -342,23 +361,14 @@ def run_task(ctx: Context, plan: ReadPlan, recorded: read.ReadRecord, log: Path)
     plan_file.write_text(json.dumps(plan.to_dict()))
     record_file.write_text(json.dumps(recorded.to_dict()))
     command = [sys.executable, "-m", "bench.task", "verify", str(plan_file), str(record_file)]
-    started = time.monotonic()
-    with log.open("w") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT)
+
+    def the_task(proc: subprocess.Popen) -> Callable[[], dict[str, psutil.Process | None]]:
         task = psutil.Process(proc.pid)
-        with PeakRss(lambda: {"task": task}) as rss:
-            try:
-                code = proc.wait(timeout=SUBPROCESS_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-                raise RuntimeError(f"verify_sink did not end within {SUBPROCESS_TIMEOUT_S}s; log: {log}") from None
-    wall = time.monotonic() - started
-    output = log.read_text(errors="replace")
-    if code != 0:
-        raise RuntimeError(f"verify_sink failed with exit code {code}; log: {log}\n{output[-3000:]}")
+        return lambda: {"task": task}
+
+    wall, output, peak = run_sampled("verify_sink", command, log, the_task)
     result = json.loads(result_line(output))
-    return TaskRun(result["seconds"], wall, rss.peak_mb.get("task"), result)
+    return TaskRun(result["seconds"], wall, peak.get("task"), result)
 
 
 @dataclasses.dataclass

@@ -61,6 +61,17 @@ def big_csv(path: Path, rows: int) -> list[tuple[str, str]]:
     return players
 
 
+def every_player_arrived_and_each_copy_is_reported(topic: str, players: list, output: str) -> int:
+    """An independent consumer finds every player and nothing else; the run's reported duplicates are the
+    copies it counts. Returns that count."""
+    arrived = [(k.decode(), v.decode()) for k, v, _, _ in consume_all(topic, timeout_s=180)]
+    assert set(arrived) == set(players), "a valid row was lost or an unexpected one arrived"
+    verified, _ = json.JSONDecoder().raw_decode(output.split("verification: ", 1)[1])
+    assert verified["missing"] == 0
+    assert verified["duplicates"] == len(arrived) - len(players)
+    return verified["duplicates"]
+
+
 def test_write_job_killed_mid_write_recovers_on_retry_with_nothing_lost(target, tmp_path):
     rows = 300_000
     players = big_csv(tmp_path / "big.csv", rows)
@@ -84,12 +95,7 @@ def test_write_job_killed_mid_write_recovers_on_retry_with_nothing_lost(target, 
     output = result.output
     assert "Error code is: -9" in output or "Error code is: 137" in output, output[-5000:]
     assert result.returncode == 0, output[-8000:]
-    arrived = [(k.decode(), v.decode()) for k, v, _, _ in consume_all(target["topic"], timeout_s=180)]
-    assert set(arrived) == set(players), "a valid row was lost or an unexpected one arrived"
-    duplicates = len(arrived) - rows
-    verified, _ = json.JSONDecoder().raw_decode(output.split("verification: ", 1)[1])
-    assert verified["missing"] == 0
-    assert verified["duplicates"] == duplicates
+    duplicates = every_player_arrived_and_each_copy_is_reported(target["topic"], players, output)
     print(f"killed after {killed_at} of {rows} messages; {duplicates} duplicates reported")
 
 
@@ -125,12 +131,9 @@ def test_copies_written_by_failed_attempts_are_counted_by_the_run_that_finally_s
     green = run_dag("write_to_kafka", conf)
     assert green.ok, green.tail()
     assert "planned by a job that did not finish" in green.output
-    arrived = [(k.decode(), v.decode()) for k, v, _, _ in consume_all(target["topic"], timeout_s=180)]
-    assert set(arrived) == set(players), "a valid row was lost or an unexpected one arrived"
-    verified, _ = json.JSONDecoder().raw_decode(green.output.split("verification: ", 1)[1])
-    assert verified["missing"] == 0
-    assert verified["duplicates"] == len(arrived) - rows > 0
-    print(f"{before_green} messages left by two killed attempts; {verified['duplicates']} duplicates reported")
+    duplicates = every_player_arrived_and_each_copy_is_reported(target["topic"], players, green.output)
+    assert duplicates > 0
+    print(f"{before_green} messages left by two killed attempts; {duplicates} duplicates reported")
 
 
 def test_datanode_dying_during_ingestion_leaves_nothing_visible_and_a_rerun_succeeds(target, hdfs, tmp_path):
