@@ -87,7 +87,8 @@ class Context:
         for topic in (plan.topic, getattr(plan, "dlq_topic", None)):
             if topic is not None and topic not in self.topics:
                 self.topics.append(topic)
-        self.hdfs_paths.append(posixpath.dirname(plan.checkpoint))
+        if posixpath.dirname(plan.checkpoint) not in self.hdfs_paths:
+            self.hdfs_paths.append(posixpath.dirname(plan.checkpoint))
 
 
 def kafka_tool(tool: str, args: list[str], timeout: float = SUBPROCESS_TIMEOUT_S) -> str:
@@ -354,7 +355,7 @@ class TaskRun:
     result: dict
 
 
-def run_task(ctx: Context, plan: ReadPlan, recorded: read.ReadRecord, log: Path) -> TaskRun:
+def run_task(plan: ReadPlan, recorded: read.ReadRecord, log: Path) -> TaskRun:
     """read_from_kafka's verify_sink in a process of its own (bench/task.py), as Airflow runs a task: its time
     and the process's peak RSS."""
     plan_file, record_file = log.with_suffix(".plan.json"), log.with_suffix(".record.json")
@@ -390,8 +391,7 @@ def read_once(ctx: Context, params: dict, log: Path) -> ReadRun:
     """One read_from_kafka run as the DAG makes it: plan, record_offsets, the job (spark-submit as the
     operator builds it), verify_sink in a process of its own."""
     plan = read.plan(params, ctx.connections)
-    if posixpath.dirname(plan.checkpoint) not in ctx.hdfs_paths:
-        ctx.track_plan(plan)
+    ctx.track_plan(plan)
     started = time.monotonic()
     recorded = read.record_offsets(plan, ctx.connections)
     record_s = time.monotonic() - started
@@ -400,5 +400,5 @@ def read_once(ctx: Context, params: dict, log: Path) -> ReadRun:
         log.with_suffix(".job.log"),
         {"HADOOP_USER_NAME": plan.hdfs_user},
     )
-    verified = run_task(ctx, plan, recorded, log.with_suffix(".verify.log"))
+    verified = run_task(plan, recorded, log.with_suffix(".verify.log"))
     return ReadRun(verified.result["checked"], plan, recorded, submit, verified, record_s)

@@ -35,7 +35,7 @@ def _measured_step(ctx: Context, topic: str, output: str, history: int, label: s
     # verify_sink again on the same run, with its plan and recorded offsets (it only reads)
     again = [run.verify]
     for i in range(REPEATS - 1):
-        again.append(run_task(ctx, run.plan, run.recorded, ctx.work / f"history-{label}-again{i}.verify.log"))
+        again.append(run_task(run.plan, run.recorded, ctx.work / f"history-{label}-again{i}.verify.log"))
     return {
         "history_rows": history,
         "verify_s": statistics.median(t.seconds for t in again),

@@ -10,6 +10,7 @@ import statistics
 
 from bench import stats
 from bench.stages.common import Context, produce_small, read_once
+from include.hdfs.client import list_names
 from jobs import archive as layout
 
 DEFAULT_RUNS = 50
@@ -19,10 +20,6 @@ EDGE = 5  # first and last cost: the median of the first and of the last EDGE ru
 
 def runs() -> int:
     return int(os.environ.get("BENCH_RUNS", DEFAULT_RUNS))
-
-
-def _count(hdfs, path: str) -> int:
-    return len(hdfs.list(path)) if hdfs.status(path, strict=False) else 0
 
 
 def run(ctx: Context) -> str:
@@ -61,9 +58,9 @@ def run(ctx: Context) -> str:
         "rows_per_run": RUN_ROWS,
         "each": each,
         "after": {
-            "archive_log_entries": _count(ctx.hdfs, posixpath.join(plan.output_dir, layout.LOG_DIR)),
-            "checkpoint_offsets": _count(ctx.hdfs, posixpath.join(plan.archive_checkpoint, "offsets")),
-            "checkpoint_commits": _count(ctx.hdfs, posixpath.join(plan.archive_checkpoint, "commits")),
+            "archive_log_entries": len(list_names(ctx.hdfs, posixpath.join(plan.output_dir, layout.LOG_DIR))),
+            "checkpoint_offsets": len(list_names(ctx.hdfs, posixpath.join(plan.archive_checkpoint, "offsets"))),
+            "checkpoint_commits": len(list_names(ctx.hdfs, posixpath.join(plan.archive_checkpoint, "commits"))),
         },
         "method": f"{count} runs, each adding {RUN_ROWS} messages: record_offsets (in this process) + the job's "
         f"spark-submit + verify_sink (a process of its own, imports included); first / last = the median of the "
