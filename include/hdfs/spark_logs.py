@@ -35,16 +35,19 @@ def _batches(hdfs, log_dir: str) -> list[tuple[int, bool]]:
     return sorted(out)
 
 
+def _last_batch(hdfs, checkpoint: str, log: str) -> int:
+    batches = _batches(hdfs, posixpath.join(hdfs_path(checkpoint), log))
+    return max((b for b, _ in batches), default=-1)
+
+
 def last_committed_batch(hdfs, checkpoint: str) -> int:
     """The id of the last committed micro-batch of the query at ``checkpoint``; -1 when none."""
-    batches = _batches(hdfs, posixpath.join(hdfs_path(checkpoint), "commits"))
-    return max((b for b, _ in batches), default=-1)
+    return _last_batch(hdfs, checkpoint, "commits")
 
 
 def last_planned_batch(hdfs, checkpoint: str) -> int:
     """The id of the last micro-batch the query at ``checkpoint`` planned (its offsets entry); -1 when none."""
-    batches = _batches(hdfs, posixpath.join(hdfs_path(checkpoint), "offsets"))
-    return max((b for b, _ in batches), default=-1)
+    return _last_batch(hdfs, checkpoint, "offsets")
 
 
 def _read_log_file(hdfs, path: str) -> list[dict]:

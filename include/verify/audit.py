@@ -21,7 +21,7 @@ from include.config import KAFKA_CONN_ID
 from include.connections import AIRFLOW_CONNECTIONS, Connections
 from include.hdfs import archive, client, spark_logs
 from include.kafka import admin, offsets
-from include.verify.read import ArchiveReport, compare, kafka_rows
+from include.verify.read import ArchiveReport, compare, kafka_rows, run_ranges
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +42,10 @@ def audit(
     query_checkpoint = f"{binding['checkpoint']}/archive"
     current_id = admin.topic_id(config, topic)
     low = {p: lo for p, (lo, _) in offsets.watermarks(config, topic).items()}
-    committed = spark_logs.kafka_committed_offsets(hdfs, query_checkpoint, topic) or {}
-    started = spark_logs.kafka_initial_offsets(hdfs, query_checkpoint, topic) or {}
-    ranges = {
-        p: (max(started.get(p, 0), low.get(p, 0)), end)
-        for p, end in committed.items()
-        if end > max(started.get(p, 0), low.get(p, 0))
-    }
+    committed = spark_logs.kafka_committed_offsets(hdfs, query_checkpoint, topic)
+    started = spark_logs.kafka_initial_offsets(hdfs, query_checkpoint, topic)
+    # the whole query: as a run's range with no offsets before it, from where Spark started to its checkpoint
+    ranges = run_ranges(None, started, committed, {str(p): o for p, o in low.items()}, {})
     set_aside = {"earlier_incarnation": 0, "no_longer_in_kafka": 0}
 
     def comparable(rows: Iterator[archive.ArchiveRow]) -> Iterator[archive.ArchiveRow]:
