@@ -82,9 +82,10 @@ class PlayersFile:
     avg_row_bytes: float  # bytes of a data row without its newline ("name;age"): the record size to compare with
 
 
-def rows(count: int, seed: int) -> list[str]:
-    """``count`` data lines ``name;age\\n``, the same for the same (count, seed)."""
-    rng = random.Random(seed)  # noqa: S311 - test data, reproducible on purpose
+CHUNK_ROWS = 1_000_000  # rows generated and written at a time: a file of any size in bounded memory
+
+
+def _draw(rng: random.Random, count: int) -> list[str]:
     cultures = rng.choices(range(len(CULTURES)), k=count)
     picks = [rng.getrandbits(24) for _ in range(count)]
     low, high = AGES
@@ -99,10 +100,13 @@ def rows(count: int, seed: int) -> list[str]:
 
 
 def write_csv(path: Path, count: int, seed: int) -> PlayersFile:
-    """Write the header and ``count`` rows to ``path`` (UTF-8, LF)."""
-    lines = rows(count, seed)
-    data = (HEADER + "".join(lines)).encode("utf-8")
+    """Write the header and ``count`` rows to ``path`` (UTF-8, LF), ``CHUNK_ROWS`` at a time."""
+    rng = random.Random(seed)  # noqa: S311 - test data, reproducible on purpose
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    row_bytes = len(data) - len(HEADER.encode()) - count  # minus the header and one newline per row
-    return PlayersFile(path, count, len(data), row_bytes / count if count else 0.0)
+    size = 0
+    with path.open("wb") as out:
+        size += out.write(HEADER.encode("utf-8"))
+        for start in range(0, count, CHUNK_ROWS):
+            size += out.write("".join(_draw(rng, min(CHUNK_ROWS, count - start))).encode("utf-8"))
+    row_bytes = size - len(HEADER.encode()) - count  # minus the header and one newline per row
+    return PlayersFile(path, count, size, row_bytes / count if count else 0.0)

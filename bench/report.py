@@ -25,6 +25,7 @@ TARGETS = {
     "verify_history_time_ratio": ("verify_sink time: archive of history_rows / empty archive", "<=", 1.2),
     "verify_history_rss_ratio": ("verify_sink peak RSS: archive of history_rows / empty archive", "<=", 1.2),
     "runs_last_first_ratio": ("cost of the last of runs_in_a_row small runs / the first", "<=", 1.2),
+    "verify_rss_ratio": ("verify_messages peak RSS: verify_rows rows / 1M rows", "<=", 1.2),
 }
 REQUIRED = (
     "rows",
@@ -52,6 +53,9 @@ REQUIRED = (
     "runs_in_a_row",
     "run_s_first",
     "run_s_last",
+    "verify_rows",
+    "verify_s",
+    "verify_rss_mb",
 )
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 PERFORMANCE_PAGE = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
@@ -232,6 +236,13 @@ def markdown_table(doc: dict) -> str:
             f"{_n(d.get('run_s_first'), ' s', 1)} / {_n(d.get('run_s_last'), ' s', 1)}",
             f"ratio {_ratio(d.get('runs_last_first_ratio'))} (≤ 1.2)",
             _holds(d, "runs_last_first_ratio"),
+        ),
+        (
+            f"write verification (verify_messages, a process of its own): 1M / {_n(d.get('verify_rows'))} rows",
+            f"{_n(d.get('verify_s_small'), ' s', 1)}, {_n(d.get('verify_rss_mb_small'), ' MB')} / "
+            f"{_n(d.get('verify_s'), ' s', 1)}, {_n(d.get('verify_rss_mb'), ' MB')}",
+            f"RSS ratio {_ratio(d.get('verify_rss_ratio'))} (≤ 1.2)",
+            _holds(d, "verify_rss_ratio"),
         ),
         (
             "peak RSS during write + read: Spark driver JVM / broker",

@@ -12,7 +12,8 @@ Stages (a progress line each):
    with the pre-resolved --jars (no network) vs. --packages with a cold Ivy cache;
 7. peak RSS of the Spark driver JVM and of the broker during 2 and 3;
 8. cost against history: verify_sink of a small run on archives of 0, 1M, 4M, 10M messages, and the first run
-   on a backlog of 1M and of 10M (driver RSS); 9. fifty small runs in a row on one topic, first against last.
+   on a backlog of 1M and of 10M (driver RSS); 9. fifty small runs in a row on one topic, first against last;
+10. write verification of any size: verify_messages of a 1M-row and a 50M-row write run, time and peak RSS.
 
 Every stage calls the pipeline's own steps (include/pipeline) and every spark-submit command is the one the
 DAGs' operator builds from the plan, SPARK_CONF and include/spark_app.py (the operator's own hook builds it),
@@ -20,7 +21,8 @@ so the bench measures what the DAGs run. One module per stage: bench/stages/<sta
 creates (topics, HDFS directories, checkpoints, local files) is unique to it and deleted at the end.
 Results: bench/results/latest.{json,md,png}, a dated JSON copy, and docs/performance.md's generated part.
 
-    python -m bench.run [--rows 2000000]   (make bench BENCH_ROWS=... BENCH_HISTORY_ROWS=... BENCH_RUNS=...)
+    python -m bench.run [--rows 2000000]   (make bench BENCH_ROWS=... BENCH_HISTORY_ROWS=... BENCH_RUNS=...
+                                             BENCH_VERIFY_ROWS=...)
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ from bench.stages import (
     read_ceiling,
     runs,
     submit,
+    verify_write,
     write,
 )
 from bench.stages.common import SMALL_ROWS, Context, progress
@@ -68,18 +71,19 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 DEFAULT_ROWS = 2_000_000  # as the issue asks (~2M records); about 5 minutes on the shared 2-core machine
 
 STAGES: list[tuple[str, str, str, Callable[[Context], str]]] = [
-    ("prepare", "0/9", "generate players CSV", prepare.run),
-    ("ceiling", "1/9", "broker ceiling (kafka perf tools)", ceiling.run),
-    ("write", "2/9", "write job (HDFS -> Spark -> Kafka)", write.run),
-    ("read", "3/9", "read job (Kafka -> Spark -> Parquet)", read.run),
-    ("read_ceiling", "3b/9", "read ceiling: Kafka source alone (noop sink)", read_ceiling.run),
-    ("parse", "4/9", "parse ceiling (noop sink)", parse.run),
-    ("latency", "5/9", "latency (processingTime read)", latency.run),
-    ("orchestration", "6a/9", "orchestration overhead: airflow dags test vs bare", orchestration.run),
-    ("submit", "6b/9", "spark-submit start: --jars vs --packages", submit.run),
-    ("memory", "7/9", "peak memory", memory.run),
-    ("history", "8/9", "cost against history: verify_sink on archives of 0 to 10M messages", history.run),
-    ("runs", "9/9", "runs in a row on one topic", runs.run),
+    ("prepare", "0/10", "generate players CSV", prepare.run),
+    ("ceiling", "1/10", "broker ceiling (kafka perf tools)", ceiling.run),
+    ("write", "2/10", "write job (HDFS -> Spark -> Kafka)", write.run),
+    ("read", "3/10", "read job (Kafka -> Spark -> Parquet)", read.run),
+    ("read_ceiling", "3b/10", "read ceiling: Kafka source alone (noop sink)", read_ceiling.run),
+    ("parse", "4/10", "parse ceiling (noop sink)", parse.run),
+    ("latency", "5/10", "latency (processingTime read)", latency.run),
+    ("orchestration", "6a/10", "orchestration overhead: airflow dags test vs bare", orchestration.run),
+    ("submit", "6b/10", "spark-submit start: --jars vs --packages", submit.run),
+    ("memory", "7/10", "peak memory", memory.run),
+    ("history", "8/10", "cost against history: verify_sink on archives of 0 to 10M messages", history.run),
+    ("runs", "9/10", "runs in a row on one topic", runs.run),
+    ("verify_write", "10/10", "write verification of any size: 1M and BENCH_VERIFY_ROWS rows", verify_write.run),
 ]
 NEEDS = {
     "write": ["prepare"],

@@ -19,7 +19,8 @@ The tutorial's `hadoop fs -put players.csv testdir/` and `write_to_kafka.py`, as
 5. **submit_write_job**: `jobs/write_to_kafka.py` on Spark: every new file in `hdfs_dir` -> valid rows to
    `topic` (key = name, value = age), bad rows to `<topic>.dlq` as JSON with file, line, raw line and reason.
 6. **verify_messages**: an independent consumer (connection `kafka_admin_conn_id`) reads both topics from the
-   recorded offsets and checks that exactly the rows of the files this run consumed arrived (duplicates are
+   recorded offsets and checks that exactly the rows of the files this run consumed arrived (streamed, in
+   bounded memory, on a worker; the triggerer only waits for the offsets) (duplicates are
    reported; they fail the run only with `fail_on_duplicates`), and that the query took the ingested file (in
    this run, or in an earlier one, which it names). On success the topic's asset is updated, which
    schedules `read_from_kafka`.

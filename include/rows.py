@@ -22,6 +22,7 @@ Rules (for any file):
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 MAX_AGE = 150
@@ -75,11 +76,12 @@ def check_line(text: str) -> tuple[Player | None, str | None]:
     return Player(name, digits), None
 
 
-def parse_players(data: bytes, file: str) -> tuple[list[Player], list[DeadLetter]]:
-    """Split one file's bytes into valid players and dead letters, by the rules above."""
-    players: list[Player] = []
-    dead: list[DeadLetter] = []
-    for number, raw in enumerate(data.split(b"\n"), start=1):
+def scan_players(lines: Iterable[bytes], file: str) -> Iterator[Player | DeadLetter]:
+    """One file's lines (bytes, with or without their LF), in order, as players and dead letters by the rules
+    above: a file of any size, one line in memory at a time."""
+    for number, raw in enumerate(lines, start=1):
+        if raw.endswith(b"\n"):
+            raw = raw[:-1]
         if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]
         if raw.endswith(b"\r"):
@@ -99,10 +101,17 @@ def parse_players(data: bytes, file: str) -> tuple[list[Player], list[DeadLetter
         else:
             player, reason = None, "invalid UTF-8"
         if player is not None:
-            players.append(player)
+            yield player
         else:
-            truncated = len(text) > MAX_RAW_CHARS
-            dead.append(DeadLetter(file, number, text[:MAX_RAW_CHARS], str(reason), truncated))
+            yield DeadLetter(file, number, text[:MAX_RAW_CHARS], str(reason), len(text) > MAX_RAW_CHARS)
+
+
+def parse_players(data: bytes, file: str) -> tuple[list[Player], list[DeadLetter]]:
+    """Split one file's bytes into valid players and dead letters, by the rules above."""
+    players: list[Player] = []
+    dead: list[DeadLetter] = []
+    for entry in scan_players(data.split(b"\n"), file):
+        (players if isinstance(entry, Player) else dead).append(entry)
     return players, dead
 
 

@@ -1,11 +1,19 @@
-"""A deferrable sensor that waits until exactly the expected messages are in Kafka, and its trigger.
+"""A deferrable sensor that checks that exactly the expected messages are in Kafka, and the trigger it waits with.
 
-``ExpectedMessagesSensor`` (write_to_kafka's ``verify_messages``) checks the broker and HDFS first, failing
-fast with host and port when either is unreachable, then defers to ``ExpectedMessagesTrigger``, which runs
-the pipeline's verify step (include.pipeline.write.verify) in a thread with its own deadline (``airflow dags
-test`` runs triggers inline and does not enforce the sensor's timeout: the deadline here is what ends the
-wait); back on a worker, ``check`` judges the result. The comparison itself lives in include/verify/; this
-file is only the Airflow wiring.
+``ExpectedMessagesSensor`` (write_to_kafka's ``verify_messages``) works on a worker in two parts around a wait:
+
+1. ``execute`` checks the broker and HDFS (failing fast with host and port), then reads the files this run's
+   batches took, streamed, into digests of the rows they must give (include.pipeline.write.expect; kept in
+   the task's XCom ``expectation``: a few numbers per bucket, whatever the size), and defers.
+2. ``MessagesArrivedTrigger`` only waits: it polls both topics' offsets until as many messages as expected
+   can be read since the recorded offsets, or its deadline passes (``airflow dags test`` runs triggers inline
+   and does not enforce the sensor's timeout: the deadline here is what ends the wait). No rows in the
+   triggerer, which every deferred task and asset watcher shares.
+3. ``execute_complete`` reads both topics, streamed, compares them with the expectation
+   (include.pipeline.write.compare: digests, then the rows of any bucket that differs named) and judges it
+   (``check``); the comparison runs even after a deadline, to name what is missing.
+
+The comparison itself lives in include/verify/write.py; this file is only the Airflow wiring.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -24,35 +33,29 @@ from include.config import KAFKA_CONN_ID, WEBHDFS_CONN_ID
 
 log = logging.getLogger(__name__)
 
-
-def run_write_verification(kafka_config: dict, hdfs: dict, plan: dict, recorded: dict, timeout_s: float) -> dict:
-    """Blocking: the verification the trigger runs in a thread. Returns a JSON-able summary."""
-    from include.connections import Connections, HdfsSettings, KafkaSettings
-    from include.pipeline import write
-
-    connections = Connections(KafkaSettings(kafka_config), HdfsSettings.from_dict(hdfs))
-    report = write.verify(plan, recorded, connections, timeout_s=timeout_s)
-    return {**report.summary(), "complete": report.complete}
+EXPECTATION_KEY = "expectation"
 
 
-class ExpectedMessagesTrigger(BaseTrigger):
-    """Carries the Kafka connection's id, not its config: a trigger's arguments are stored in the metadata
-    database and printed in logs (its repr), and the config may hold a password."""
+class MessagesArrivedTrigger(BaseTrigger):
+    """Waits until every topic of ``needed`` holds at least that many messages after its ``start`` offsets
+    ({topic: {partition: offset}}), or ``timeout_s`` passed. Carries the Kafka connection's id, not its config:
+    a trigger's arguments are stored in the metadata database and printed in logs, and the config may hold a
+    password."""
 
-    def __init__(self, kafka_conn_id: str, hdfs: dict, plan: dict, recorded: dict, timeout_s: float) -> None:
+    def __init__(self, kafka_conn_id: str, start: dict, needed: dict, timeout_s: float, poll_s: float = 2.0) -> None:
         super().__init__()
-        self.kafka_conn_id, self.hdfs, self.plan, self.recorded = kafka_conn_id, hdfs, plan, recorded
-        self.timeout_s = timeout_s
+        self.kafka_conn_id, self.start, self.needed = kafka_conn_id, start, needed
+        self.timeout_s, self.poll_s = timeout_s, poll_s
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
-            f"{__name__}.ExpectedMessagesTrigger",
+            f"{__name__}.MessagesArrivedTrigger",
             {
                 "kafka_conn_id": self.kafka_conn_id,
-                "hdfs": self.hdfs,
-                "plan": self.plan,
-                "recorded": self.recorded,
+                "start": self.start,
+                "needed": self.needed,
                 "timeout_s": self.timeout_s,
+                "poll_s": self.poll_s,
             },
         )
 
@@ -60,23 +63,29 @@ class ExpectedMessagesTrigger(BaseTrigger):
         from airflow.sdk import BaseHook
 
         from include.connections import kafka_settings_from
+        from include.kafka.admin import check_broker
+        from include.verify.write import arrived
 
         try:
             conn = await BaseHook.aget_connection(self.kafka_conn_id)
-            kafka_config = kafka_settings_from(conn, self.kafka_conn_id).config
-            summary = await asyncio.wait_for(
-                asyncio.to_thread(
-                    run_write_verification, kafka_config, self.hdfs, self.plan, self.recorded, self.timeout_s
-                ),
-                timeout=self.timeout_s + 60,
-            )
-            yield TriggerEvent({"status": "done", **summary})
+            config = kafka_settings_from(conn, self.kafka_conn_id).config
+            await asyncio.to_thread(check_broker, config)  # an unreachable broker named with host and port
+            deadline = time.monotonic() + self.timeout_s
+            while True:
+                now = await asyncio.wait_for(asyncio.to_thread(arrived, config, self.start), timeout=60)
+                if all(now.get(topic, 0) >= n for topic, n in self.needed.items()):
+                    yield TriggerEvent({"status": "reached", "arrived": now})
+                    return
+                if time.monotonic() > deadline:
+                    yield TriggerEvent({"status": "deadline", "arrived": now})
+                    return
+                await asyncio.sleep(self.poll_s)
         except Exception as exc:  # noqa: BLE001 - reported to the task, which fails with it
             yield TriggerEvent({"status": "error", "error": f"{type(exc).__name__}: {exc}"})
 
 
 class ExpectedMessagesSensor(BaseSensorOperator):
-    """Waits until the messages a write_to_kafka run must have produced are in its topics, no more, no less.
+    """Checks that the messages a write_to_kafka run must have produced are in its topics, no more, no less.
 
     :param plan: the run plan (include.plans.WritePlan as a dict), usually an XComArg
     :param recorded: offsets of both topics and the checkpoint's last batch before the job (record_offsets)
@@ -103,38 +112,58 @@ class ExpectedMessagesSensor(BaseSensorOperator):
         self.kafka_conn_id, self.webhdfs_conn_id = kafka_conn_id, webhdfs_conn_id
         self.deferrable = deferrable
 
+    def _connections(self):
+        from include.connections import Connections, hdfs_settings, kafka_settings
+
+        return Connections(kafka_settings(self.kafka_conn_id), hdfs_settings(self.webhdfs_conn_id))
+
     def execute(self, context: Any) -> Any:
-        from include.connections import hdfs_settings, kafka_settings
         from include.hdfs import client
         from include.kafka import admin
+        from include.pipeline import write
+        from include.verify.write import wait_for
 
-        kafka, hdfs = kafka_settings(self.kafka_conn_id), hdfs_settings(self.webhdfs_conn_id)
-        admin.check_broker(kafka.config)  # fail fast, naming host and port
-        client.client(hdfs)
-        hdfs_dict = hdfs.to_dict()
+        connections = self._connections()
+        admin.check_broker(connections.kafka_fixed.config)  # fail fast, naming host and port
+        client.client(connections.hdfs())
+        expectation = write.expect(self.plan, self.recorded, connections)
+        needed = write.needed(self.plan, expectation)
+        start = write.WriteRecord.of(self.recorded).offsets
         if not self.deferrable:
-            summary = run_write_verification(kafka.config, hdfs_dict, self.plan, self.recorded, float(self.timeout))
-            return self.execute_complete(context, {"status": "done", **summary})
+            wait_for(connections.kafka_fixed.config, start, needed, float(self.timeout), float(self.poke_interval))
+            return self._compare(context, expectation, connections)
+        context["ti"].xcom_push(key=EXPECTATION_KEY, value=expectation.to_dict())
+        self.log.info("waiting (in the triggerer) until %s have arrived", json.dumps(needed, sort_keys=True))
         self.defer(
-            trigger=ExpectedMessagesTrigger(
-                self.kafka_conn_id, hdfs_dict, self.plan, self.recorded, float(self.timeout)
-            ),
+            trigger=MessagesArrivedTrigger(self.kafka_conn_id, start, needed, float(self.timeout)),
             method_name="execute_complete",
             timeout=timedelta(seconds=float(self.timeout) + 120),
         )
 
     def execute_complete(self, context: Any, event: dict) -> dict:
+        if event.get("status") == "error":
+            raise RuntimeError(f"the wait for the messages failed: {event.get('error')}")
+        if event.get("status") == "deadline":
+            self.log.warning(
+                "the deadline (%ss) passed with %s arrived: comparing what is there", self.timeout, event["arrived"]
+            )
+        expectation = context["ti"].xcom_pull(task_ids=self.task_id, key=EXPECTATION_KEY)
+        if expectation is None:
+            raise RuntimeError(f"{self.task_id}: the expectation computed before the wait is not in XCom")
+        return self._compare(context, expectation, self._connections())
+
+    def _compare(self, context: Any, expectation: Any, connections: Any) -> dict:
         from include.pipeline import write
 
-        if event.get("status") != "done":
-            raise RuntimeError(f"verification could not run: {event.get('error')}")
-        counts = {k: v for k, v in event.items() if k not in ("diff", "status")}
+        report = write.compare(self.plan, self.recorded, expectation, connections)
+        summary = {**report.summary(), "complete": report.complete}
+        counts = {k: v for k, v in summary.items() if k != "diff"}
         self.log.info("verification: %s", json.dumps(counts, sort_keys=True))
-        for line in event.get("diff", []):
+        for line in summary["diff"]:
             self.log.info("%s", line)
-        write.check({**self.plan, "fail_on_duplicates": self.fail_on_duplicates}, event)
+        write.check({**self.plan, "fail_on_duplicates": self.fail_on_duplicates}, summary)
         self._emit_topic_asset(context)
-        return {k: v for k, v in event.items() if k != "diff"}
+        return counts
 
     def _emit_topic_asset(self, context: Any) -> None:
         from airflow.sdk import Asset

@@ -355,19 +355,20 @@ class TaskRun:
     result: dict
 
 
-def run_task(plan: ReadPlan, recorded: read.ReadRecord, log: Path) -> TaskRun:
-    """read_from_kafka's verify_sink in a process of its own (bench/task.py), as Airflow runs a task: its time
-    and the process's peak RSS."""
+def run_task(plan: ReadPlan | WritePlan, recorded, log: Path) -> TaskRun:
+    """The plan's verification (read_from_kafka's verify_sink, write_to_kafka's verify_messages) in a process of
+    its own (bench/task.py), as Airflow runs a task: its time and the process's peak RSS."""
     plan_file, record_file = log.with_suffix(".plan.json"), log.with_suffix(".record.json")
     plan_file.write_text(json.dumps(plan.to_dict()))
     record_file.write_text(json.dumps(recorded.to_dict()))
-    command = [sys.executable, "-m", "bench.task", "verify", str(plan_file), str(record_file)]
+    task = "verify_write" if isinstance(plan, WritePlan) else "verify"
+    command = [sys.executable, "-m", "bench.task", task, str(plan_file), str(record_file)]
 
     def the_task(proc: subprocess.Popen) -> Callable[[], dict[str, psutil.Process | None]]:
         task = psutil.Process(proc.pid)
         return lambda: {"task": task}
 
-    wall, output, peak = run_sampled("verify_sink", command, log, the_task)
+    wall, output, peak = run_sampled(task, command, log, the_task)
     result = json.loads(result_line(output))
     return TaskRun(result["seconds"], wall, peak.get("task"), result)
 

@@ -5,9 +5,12 @@ An unreachable NameNode fails fast with an error naming host and port.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from include.connections import HdfsSettings
 
@@ -42,6 +45,14 @@ def client(settings: HdfsSettings):
 def read_bytes(hdfs, path: str) -> bytes:
     with hdfs.read(path) as reader:
         return reader.read()
+
+
+@contextmanager
+def read_lines(hdfs, path: str, buffer_bytes: int = 1 << 20) -> Iterator[Iterator[bytes]]:
+    """A file's lines (bytes, each with its LF), streamed: a file of any size, a buffer in memory."""
+    with hdfs.read(path) as raw:
+        raw.auto_close = False  # urllib3 closes the response at its end, and a closed file can't say EOF
+        yield io.BufferedReader(raw, buffer_bytes)
 
 
 def read_json(hdfs, path: str) -> dict | None:

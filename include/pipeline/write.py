@@ -5,7 +5,9 @@
     ingest(plan)                      -> Ingested        ingest_players_csv
     record_offsets(plan)              -> WriteRecord     record_offsets
     (spark-submit jobs/write_to_kafka.py plan.spark_args)  submit_write_job
-    verify(plan, recorded)            -> WriteReport     verify_messages (in the sensor's trigger)
+    expect(plan, recorded)            -> Expectation     verify_messages (on a worker, before it waits)
+    needed(plan, expectation)         -> {topic: count}  verify_messages (what its trigger waits for)
+    compare(plan, recorded, expected) -> WriteReport     verify_messages (on a worker, after the wait)
     check(plan, summary)              -> dict            verify_messages (raises on a wrong result)
 
 Each step takes the plan (the dataclass, or its XCom dict) and optional ``Connections`` (default: the
@@ -141,29 +143,60 @@ def record_offsets(
     return record
 
 
+def expect(
+    plan: WritePlan | dict, recorded: WriteRecord | dict, connections: Connections = AIRFLOW_CONNECTIONS
+) -> verify_write.Expectation:
+    """verify_messages, on a worker before it waits: the files this run's batches took and the digests of the
+    rows they must give (one streamed pass over the files)."""
+    plan, recorded = WritePlan.of(plan), WriteRecord.of(recorded)
+    hdfs = client.client(connections.hdfs())
+    return verify_write.expect(hdfs, plan.checkpoint, recorded.batch_before)
+
+
+def needed(plan: WritePlan | dict, expectation: verify_write.Expectation) -> dict[str, int]:
+    """What the wait waits for: {topic: messages that must at least have arrived}."""
+    plan = WritePlan.of(plan)
+    valid, dead = expectation.counts
+    return {plan.topic: valid, plan.dlq_topic: dead}
+
+
+def compare(
+    plan: WritePlan | dict,
+    recorded: WriteRecord | dict,
+    expectation: verify_write.Expectation | dict,
+    connections: Connections = AIRFLOW_CONNECTIONS,
+) -> verify_write.WriteReport:
+    """verify_messages, on a worker after the wait: what arrived against ``expectation``, streamed; and whether
+    the query took the file this run ingested. The comparison, whatever it says (``check`` judges it)."""
+    plan, recorded = WritePlan.of(plan), WriteRecord.of(recorded)
+    if isinstance(expectation, dict):
+        expectation = verify_write.Expectation.from_dict(expectation)
+    hdfs = client.client(connections.hdfs())
+    report = verify_write.verify_write(
+        connections.kafka(plan.kafka_admin_conn_id).config,
+        hdfs,
+        expectation,
+        topic=plan.topic,
+        dlq_topic=plan.dlq_topic,
+        start_offsets=recorded.offsets,
+    )
+    if recorded.ingested is not None:
+        report.ingested = verify_write.where_taken(hdfs, plan.checkpoint, recorded.ingested, report.files)
+    return report
+
+
 def verify(
     plan: WritePlan | dict,
     recorded: WriteRecord | dict,
     connections: Connections = AIRFLOW_CONNECTIONS,
     timeout_s: float = 300,
 ) -> verify_write.WriteReport:
-    """Wait (up to ``timeout_s``) until the messages of the files this run's batches took have arrived; the
-    comparison, whatever it says (``check`` judges it)."""
+    """The three steps in one call, waiting in this thread (the bench, a non-deferrable sensor)."""
     plan, recorded = WritePlan.of(plan), WriteRecord.of(recorded)
-    hdfs = client.client(connections.hdfs())
-    report = verify_write.verify_write(
-        connections.kafka(plan.kafka_admin_conn_id).config,
-        hdfs,
-        topic=plan.topic,
-        dlq_topic=plan.dlq_topic,
-        start_offsets=recorded.offsets,
-        checkpoint=plan.checkpoint,
-        batch_before=recorded.batch_before,
-        timeout_s=timeout_s,
-    )
-    if recorded.ingested is not None:
-        report.ingested = verify_write.where_taken(hdfs, plan.checkpoint, recorded.ingested, report.files)
-    return report
+    expectation = expect(plan, recorded, connections)
+    config = connections.kafka(plan.kafka_admin_conn_id).config
+    verify_write.wait_for(config, recorded.offsets, needed(plan, expectation), timeout_s)
+    return compare(plan, recorded, expectation, connections)
 
 
 def check(plan: WritePlan | dict, summary: dict) -> dict:

@@ -104,7 +104,7 @@ def test_bench_stage_selection_adds_what_a_stage_needs_and_keeps_the_order():
     assert selected_stages("read") == ["prepare", "write", "read"]
     assert selected_stages("history,runs") == ["history", "runs"]  # they make their own topics
     assert selected_stages("memory,ceiling") == ["prepare", "ceiling", "write", "read", "memory"]
-    assert selected_stages(None)[0] == "prepare" and selected_stages(None)[-1] == "runs"
+    assert selected_stages(None)[0] == "prepare" and selected_stages(None)[-1] == "verify_write"
     with pytest.raises(ValueError, match="unknown stage"):
         selected_stages("read,nope")
 
