@@ -39,6 +39,8 @@ KAFKA_CONN_ID = "kafka_default"
 SECURE_ADMIN_CONN_ID = "kafka_secure_admin"
 SECURE_WRITER_CONN_ID = "kafka_secure_writer"
 SECURE_READER_CONN_ID = "kafka_secure_reader"
+# the local stack's mTLS principal: a client certificate on the SSL listener that requires one
+MTLS_WRITER_CONN_ID = "kafka_mtls_writer"
 WEBHDFS_CONN_ID = "webhdfs_default"
 SPARK_CONN_ID = "spark_default"
 
