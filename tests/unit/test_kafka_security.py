@@ -96,6 +96,8 @@ def test_spark_redaction_covers_kafka_credentials():
     for key in ("kafka.sasl.jaas.config", "spark.kafka.clusters.c.sasl.token.mechanism", "ssl.truststore.password"):
         assert conf_regex.search(key), key
     assert options_regex.search("kafka.sasl.jaas.config")
+    for key in ("kafka.ssl.keystore.key", "kafka.ssl.keystore.certificate.chain", "kafka.ssl.key.password"):
+        assert options_regex.search(key) and conf_regex.search(key), key
 
 
 def test_plans_carry_the_job_and_admin_connection_ids():
