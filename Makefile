@@ -27,8 +27,8 @@ export SPARK_LOCAL_IP := 127.0.0.1
 #            Spark standalone spark://localhost:7077 (UI localhost:8180) + 2 workers; see devstack/nodes.py
 # Ports come from devstack/nodes.py. The single profile's can be moved, with its own STACK_DIR, to run a second
 # single-node stack beside the first: make up STACK_DIR=/tmp/s2 KAFKA_PORT=39092 KAFKA_SECURE_PORT=39093
-# KAFKA_CONTROLLER_PORT=39192 NAMENODE_RPC_PORT=38020 NAMENODE_HTTP_PORT=39870 DATANODE_PORT=39866
-# DATANODE_HTTP_PORT=39864 DATANODE_IPC_PORT=39867 (the connections below follow the first five).
+# KAFKA_MTLS_PORT=39094 KAFKA_CONTROLLER_PORT=39192 NAMENODE_RPC_PORT=38020 NAMENODE_HTTP_PORT=39870 DATANODE_PORT=39866
+# DATANODE_HTTP_PORT=39864 DATANODE_IPC_PORT=39867 (the connections below follow the first six).
 PROFILE ?= single
 # make test-cluster is always about the cluster
 ifneq ($(filter test-cluster,$(MAKECMDGOALS)),)
@@ -44,6 +44,7 @@ ifeq ($(PROFILE),single)
 # the defaults of devstack/nodes.py (tests/unit/test_cluster_profile.py keeps them equal)
 export KAFKA_PORT ?= 9092
 export KAFKA_SECURE_PORT ?= 9093
+export KAFKA_MTLS_PORT ?= 9094
 export KAFKA_CONTROLLER_PORT ?= 19092
 export NAMENODE_RPC_PORT ?= 8020
 export NAMENODE_HTTP_PORT ?= 9870
@@ -71,8 +72,8 @@ endif
 export AIRFLOW_HOME
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN ?= sqlite:///$(AIRFLOW_HOME)/airflow.db
 
-# The secure Kafka listener (SASL_SSL localhost:9093, ACLs): on unless `make up SECURE=0`. Its connections
-# kafka_secure_admin / _writer / _reader come from this backend, which reads the 0600 secrets file under .stack/
+# The secure Kafka listeners (SASL_SSL localhost:9093, mTLS localhost:9094, ACLs): on unless `make up SECURE=0`. Its
+# connections kafka_secure_admin / _writer / _reader and kafka_mtls_writer come from this backend, which reads the 0600 secrets file under .stack/
 # (no password here, in the environment or on any command line). It is the local stack's convenience: a
 # deployment configures its own secrets backend (a vault) with connections of the same shape.
 SECURE ?= 1
@@ -100,7 +101,7 @@ help: ## list the targets
 setup: ## install what is missing: Debian packages, .venv, the stack's jars, Airflow's database
 	@bash devstack/setup.sh
 
-up: setup ## start Kafka (localhost:9092, SASL_SSL 9093 unless SECURE=0) and HDFS (WebHDFS 9870); PROFILE=cluster: the cluster
+up: setup ## start Kafka (localhost:9092, SASL_SSL 9093 + mTLS 9094 unless SECURE=0) and HDFS (WebHDFS 9870); PROFILE=cluster: the cluster
 	@$(DEVSTACK) up
 	@$(DEVSTACK) cds --on-stack
 

@@ -6,9 +6,10 @@
     python -m devstack acl list                  # every ACL on the broker
 
 Default grants (``setup``): the tutorial's topic ``kafka-new-topic`` (and its ``.dlq``), and every topic whose
-name starts with ``secure-`` (PREFIXED); the reader may READ consumer groups starting with
-``kafka-spark-airflow`` (Spark's ``groupIdPrefix`` and the verifiers' groups). Nothing else: the authorizer
-denies what no ACL allows (``allow.everyone.if.no.acl.found=false``).
+name starts with ``secure-`` (PREFIXED), to ``writer`` and to ``writer-mtls`` (the mTLS client certificate) to
+write, to ``reader`` to read; the reader may READ consumer groups starting with ``kafka-spark-airflow`` (Spark's
+``groupIdPrefix`` and the verifiers' groups). Nothing else: the authorizer denies what no ACL allows
+(``allow.everyone.if.no.acl.found=false``).
 
 ``setup`` talks to the loopback PLAINTEXT listener (its ANONYMOUS principal is a super user: that is how the
 very first users get created); ``grant``/``list`` use the admin principal over SASL_SSL, as on a real cluster.
@@ -23,7 +24,7 @@ import sys
 
 from devstack import secure
 from devstack.nodes import stack_dir
-from devstack.secure import ADMIN_CONN_ID, SCRAM_MECHANISM, secure_connection
+from devstack.secure import ADMIN_CONN_ID, MTLS_USER, SCRAM_MECHANISM, secure_connection
 from include.config import DEFAULT_TOPIC, DLQ_SUFFIX, GROUP_PREFIX
 
 SCRAM_ITERATIONS = 8192
@@ -106,6 +107,9 @@ def default_bindings() -> list:
     return [
         *writer_bindings(DEFAULT_TOPIC),
         *writer_bindings(DEFAULT_PREFIX, "PREFIXED"),
+        # the mTLS listener's client certificate: the same grants as the SCRAM writer, as its own principal
+        *writer_bindings(DEFAULT_TOPIC, user=MTLS_USER),
+        *writer_bindings(DEFAULT_PREFIX, "PREFIXED", user=MTLS_USER),
         *reader_bindings(DEFAULT_TOPIC),
         *reader_bindings(DEFAULT_PREFIX, "PREFIXED"),
     ]

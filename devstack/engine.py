@@ -219,7 +219,7 @@ class Stack:
         self.supervisor.render(programs)
 
     def _secure_overlay(self, node: Node) -> None:
-        """The SASL_SSL listener and the authorizer, appended to the broker's config (0600: it holds the
+        """The SASL_SSL and mTLS listeners and the authorizer, appended to the broker's config (0600: it holds the
         keystore's password)."""
         try:
             data = secure.ensure_all(stack_dir())
@@ -230,8 +230,10 @@ class Stack:
         overlay = Template((CONF_SRC / "kafka-server-secure.properties").read_text()).substitute(
             kafka_port=values["kafka_port"],
             secure_port=node.secure_port,
+            mtls_port=node.mtls_port,
             controller_port=values["controller_port"],
             keystore=secure.broker_keystore(stack_dir()),
+            ca_pem=secure.ca_pem(stack_dir()),
             keystore_password=data["keystore_password"],
             super_users="User:ANONYMOUS;User:admin",
         )
@@ -435,9 +437,10 @@ def ensure_kafka_security(node: Node) -> None:
     """SCRAM users and default ACLs on the running broker (idempotent: also upgrades a broker whose storage was
     formatted before the secure listener existed)."""
     plaintext = node.configs[0].values["kafka_port"]
-    if port_owner(node.secure_port) is None:
+    if port_owner(node.secure_port) is None or (node.mtls_port and port_owner(node.mtls_port) is None):
         print(
             f"{node.name}: WARNING: the running broker has no SASL_SSL listener on localhost:{node.secure_port} "
+            f"or no mTLS listener on localhost:{node.mtls_port} "
             "(started with SECURE=0 or before it existed); restart it to get one: "
             f"python -m devstack down {node.name} && make up",
             flush=True,
@@ -451,4 +454,7 @@ def ensure_kafka_security(node: Node) -> None:
         acl.setup(f"localhost:{plaintext}")
     except RuntimeError as exc:
         raise StackError(f"{node.name}: creating SCRAM users and ACLs failed: {exc}") from exc
-    print(f"{node.name}: SASL_SSL on localhost:{node.secure_port}; users admin, writer, reader and ACLs in place")
+    print(
+        f"{node.name}: SASL_SSL on localhost:{node.secure_port}, mTLS on localhost:{node.mtls_port}; users admin, "
+        "writer, reader, writer-mtls (client certificate) and ACLs in place"
+    )

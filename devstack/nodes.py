@@ -1,7 +1,7 @@
 """The two stack profiles as data: each is a list of node specs that devstack/engine.py runs, in order.
 
-- ``single`` (the default): one Kafka KRaft node (PLAINTEXT localhost:9092, SASL_SSL 9093 unless SECURE=0), a
-  NameNode (8020, WebHDFS 9870) and a DataNode; Spark runs in the driver (local[*]).
+- ``single`` (the default): one Kafka KRaft node (PLAINTEXT localhost:9092, SASL_SSL 9093 and mTLS 9094 unless
+  SECURE=0), a NameNode (8020, WebHDFS 9870) and a DataNode; Spark runs in the driver (local[*]).
 - ``cluster``: 3 Kafka KRaft nodes (combined broker + controller, one static quorum, replication 3, min ISR 2),
   a NameNode + 2 DataNodes (replication 2), Spark standalone (a master + 2 one-core workers), on ports disjoint
   from the single profile's so that both can run at once, under ``$STACK_DIR/cluster/``.
@@ -55,6 +55,11 @@ def kafka_secure_port() -> int:
     return port("KAFKA_SECURE_PORT", 9093)
 
 
+def kafka_mtls_port() -> int:
+    """The single profile's SSL listener that requires a client certificate (mTLS; devstack/secure.py)."""
+    return port("KAFKA_MTLS_PORT", 9094)
+
+
 @dataclass(frozen=True)
 class Check:
     """A health check: ``probe()`` is True when healthy (it may raise: not healthy yet); ``what`` says what it
@@ -105,6 +110,8 @@ class Node:
     stop_group: str = ""
     # the SASL_SSL listener's port when this node is the secure broker (devstack/secure.py sets it up)
     secure_port: int | None = None
+    # ... and its SSL listener that requires a client certificate (mTLS), beside it
+    mtls_port: int | None = None
 
 
 @dataclass(frozen=True)
@@ -192,6 +199,7 @@ def single() -> Profile:
     kafka_port = port("KAFKA_PORT", 9092)
     controller = port("KAFKA_CONTROLLER_PORT", 19092)
     secure_port = kafka_secure_port()
+    mtls_port = kafka_mtls_port()
     nn_rpc, nn_http = port("NAMENODE_RPC_PORT", 8020), port("NAMENODE_HTTP_PORT", 9870)
     dn_data, dn_http, dn_ipc = (
         port("DATANODE_PORT", 9866),
@@ -219,7 +227,7 @@ def single() -> Profile:
             name="kafka",
             main_class="kafka.Kafka",
             jars="kafka",
-            ports=(kafka_port, controller, *((secure_port,) if secure else ())),
+            ports=(kafka_port, controller, *((secure_port, mtls_port) if secure else ())),
             heap="1g",
             ready=Check(
                 f"broker answers metadata on localhost:{kafka_port}", partial(health.kafka_answers, kafka_port)
@@ -241,6 +249,7 @@ def single() -> Profile:
                 done=data / "kafka" / "meta.properties",
             ),
             secure_port=secure_port if secure else None,
+            mtls_port=mtls_port if secure else None,
         ),
         Node(
             name="namenode",
@@ -284,7 +293,8 @@ def single() -> Profile:
         nodes=nodes,
         groups={"hdfs": ("namenode", "datanode")},
         addresses=(
-            f"Kafka bootstrap   localhost:{kafka_port}" + (f" (SASL_SSL localhost:{secure_port})" if secure else ""),
+            f"Kafka bootstrap   localhost:{kafka_port}"
+            + (f" (SASL_SSL localhost:{secure_port}, mTLS localhost:{mtls_port})" if secure else ""),
             f"HDFS              hdfs://localhost:{nn_rpc}, WebHDFS + UI http://localhost:{nn_http}",
             "Spark             local[*] (in the driver)",
         ),
@@ -294,7 +304,7 @@ def single() -> Profile:
 
 # ----------------------------------------------------------------------------------------------- cluster
 
-# none of these is a port of the single profile (9092/9093/19092, 8020/9870, 9864/9866/9867, 8080)
+# none of these is a port of the single profile (9092/9093/9094/19092, 8020/9870, 9864/9866/9867, 8080)
 KAFKA_NODES = {1: (29092, 29093), 2: (29094, 29095), 3: (29096, 29097)}  # node id: (broker, controller)
 NAMENODE_RPC_PORT = 28020
 NAMENODE_HTTP_PORT = 29870

@@ -1,5 +1,5 @@
 """An Airflow secrets backend for the local stack's secure Kafka principals: ``kafka_secure_admin``,
-``kafka_secure_writer``, ``kafka_secure_reader``.
+``kafka_secure_writer``, ``kafka_secure_reader`` (SCRAM) and ``kafka_mtls_writer`` (a client certificate).
 
 Their passwords exist only in ``.stack/secrets/kafka-secure.json`` (0600, generated at the first ``make up``;
 devstack/secure.py). This backend reads that file when Airflow asks for one of these connections, so that no
@@ -21,7 +21,7 @@ import logging
 from airflow.secrets import BaseSecretsBackend
 
 from devstack import secure
-from devstack.secure import SECURE_CONNECTIONS, secure_connection
+from devstack.secure import LOCAL_CONNECTIONS, secure_connection
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ class LocalKafkaSecretsBackend(BaseSecretsBackend):
     def get_conn_value(self, conn_id: str, team_name: str | None = None) -> str | None:
         from include.kafka.security import mask_config_secrets
 
-        if conn_id not in SECURE_CONNECTIONS:
+        if conn_id not in LOCAL_CONNECTIONS:
             return None
         try:
             conn = secure_connection(conn_id)

@@ -8,11 +8,16 @@ committed (``.stack/`` is ignored):
   and the generated broker config (0600).
 - ``tls/ca.p12`` (the CA's key), ``tls/broker.p12`` (the broker's key and certificate, signed by the CA,
   for ``localhost`` / ``127.0.0.1``), ``tls/ca.pem`` (the CA certificate clients trust).
+- ``tls/writer-mtls.pem`` and ``tls/writer-mtls.key`` (0600): the mTLS listener's client certificate
+  (``CN=writer-mtls``, client auth only, signed by the CA) and its PKCS#8 key, encrypted with
+  ``mtls_key_password`` from the secrets file.
 
-keytool gets every password through its environment (``-storepass:env``), never on its command line.
+keytool and openssl get every password through their environment (``-storepass:env``, ``-passout env:``), never
+on their command line.
 
-The three principals are Airflow connections ``kafka_secure_admin`` / ``_writer`` / ``_reader`` (conn type kafka,
-``extra`` a confluent-kafka config), built here from the secrets file and served by devstack/secrets_backend.py.
+The principals are Airflow connections (conn type kafka, ``extra`` a confluent-kafka config), built here from the
+secrets file and served by devstack/secrets_backend.py: ``kafka_secure_admin`` / ``_writer`` / ``_reader`` (SCRAM
+over SASL_SSL) and ``kafka_mtls_writer`` (the client certificate over SSL).
 Standard library only, like the engine.
 """
 
@@ -30,13 +35,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from devstack import nodes
-from include.config import SECURE_ADMIN_CONN_ID, SECURE_READER_CONN_ID, SECURE_WRITER_CONN_ID
+from include.config import MTLS_WRITER_CONN_ID, SECURE_ADMIN_CONN_ID, SECURE_READER_CONN_ID, SECURE_WRITER_CONN_ID
 
 USERS = ("admin", "writer", "reader")
 SCRAM_MECHANISM = "SCRAM-SHA-512"  # kafka-server-secure.properties enables this one
 SECRETS_FILE_NAME = "kafka-secure.json"
 CERT_VALIDITY_DAYS = 825
 SAN = "SAN=dns:localhost,ip:127.0.0.1"
+MTLS_USER = "writer-mtls"  # the client certificate's CN, which the broker's mapping rule makes User:writer-mtls
 
 
 class SecureSetupError(RuntimeError):
@@ -61,6 +67,14 @@ def ca_pem(stack_dir: Path) -> Path:
 
 def broker_keystore(stack_dir: Path) -> Path:
     return tls_dir(stack_dir) / "broker.p12"
+
+
+def client_certificate(stack_dir: Path) -> Path:
+    return tls_dir(stack_dir) / f"{MTLS_USER}.pem"
+
+
+def client_key(stack_dir: Path) -> Path:
+    return tls_dir(stack_dir) / f"{MTLS_USER}.key"
 
 
 def write_private(path: Path, text: str) -> None:
@@ -94,6 +108,7 @@ def ensure_all(stack_dir: Path) -> dict:
     with generation_lock(stack_dir):
         data = ensure_secrets(stack_dir)
         ensure_certificates(stack_dir, data)
+        ensure_client_certificate(stack_dir, data)
     return data
 
 
@@ -119,13 +134,25 @@ def ensure_secrets(stack_dir: Path) -> dict:
         if not users.get(user):
             users[user] = secrets.token_urlsafe(24)
             changed = True
-    for key in ("keystore_password", "ca_password"):
+    for key in ("keystore_password", "ca_password", "mtls_key_password"):
         if not data.get(key):
             data[key] = secrets.token_urlsafe(24)
             changed = True
     if changed or (path.stat().st_mode & 0o077):
         write_private(path, json.dumps(data, indent=2) + "\n")
     return data
+
+
+def _openssl(args: list[str], env_passwords: dict[str, str], stdin: str | None = None) -> str:
+    """Runs openssl; its standard output (a key it generated stays in memory, never in an error message)."""
+    openssl = shutil.which("openssl")
+    if not openssl:
+        raise SecureSetupError("openssl not found: install it (make setup)")
+    env = {**os.environ, **env_passwords}
+    proc = subprocess.run([openssl, *args], input=stdin, capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        raise SecureSetupError(f"openssl {args[0]} failed:\n{proc.stderr}")
+    return proc.stdout
 
 
 def _keytool(args: list[str], env_passwords: dict[str, str]) -> None:
@@ -183,16 +210,75 @@ def ensure_certificates(stack_dir: Path, data: dict) -> None:
     os.replace(tls, final)
 
 
+def ensure_client_certificate(stack_dir: Path, data: dict) -> None:
+    """The mTLS client's key (PKCS#8, encrypted as both librdkafka and Java read it) and certificate
+    (``CN=writer-mtls``, client auth, signed by the local CA), created once per CA and key password: openssl
+    makes the key and its request, keytool signs it with the CA's key; both get passwords from the environment."""
+    tls = tls_dir(stack_dir)
+    stamp_file = tls / f".{MTLS_USER}.complete"
+    ca_stamp = (tls / ".complete").read_text().strip()
+    stamp = hashlib.sha256(f"{ca_stamp}\0{data['mtls_key_password']}\0pbes1".encode()).hexdigest()
+    if stamp_file.is_file() and stamp_file.read_text().strip() == stamp:
+        return
+    tmp = {name: tls / f".{MTLS_USER}.{name}.tmp-{os.getpid()}" for name in ("key", "csr", "crt")}
+    env = {"KSA_CA_PASS": data["ca_password"], "KSA_MTLS_PASS": data["mtls_key_password"]}
+    try:
+        # Encrypted with a PKCS#12 PBE scheme (PBES1): Java's PEM keystore (Kafka 4.1 on JDK 17) can't read
+        # openssl's default, PBES2 ("PBES2 SecretKeyFactory not available"); librdkafka reads both. The plain
+        # key exists only in this process's memory, between the two commands.
+        plain = _openssl(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"], env)
+        _openssl(
+            [
+                *["pkcs8", "-topk8", "-v1", "PBE-SHA1-3DES", "-passout", "env:KSA_MTLS_PASS"],
+                *["-out", str(tmp["key"])],
+            ],
+            env,
+            stdin=plain,
+        )
+        _openssl(
+            [
+                *["req", "-new", "-key", str(tmp["key"]), "-passin", "env:KSA_MTLS_PASS"],
+                *["-subj", f"/CN={MTLS_USER}", "-out", str(tmp["csr"])],
+            ],
+            env,
+        )
+        ca_store = ["-storetype", "PKCS12", "-keystore", str(tls / "ca.p12"), "-storepass:env", "KSA_CA_PASS"]
+        _keytool(
+            [
+                *["-gencert", "-rfc", "-alias", "ca", "-infile", str(tmp["csr"]), "-outfile", str(tmp["crt"])],
+                *["-ext", "ku:c=digitalSignature", "-ext", "eku=clientAuth"],
+                *["-validity", str(CERT_VALIDITY_DAYS), *ca_store],
+            ],
+            env,
+        )
+        if "-----BEGIN ENCRYPTED PRIVATE KEY-----" not in tmp["key"].read_text():
+            raise SecureSetupError(f"openssl wrote {MTLS_USER}'s key in another format than encrypted PKCS#8")
+        for path in (tmp["key"], tmp["crt"]):
+            os.chmod(path, 0o600)
+        os.replace(tmp["key"], client_key(stack_dir))
+        os.replace(tmp["crt"], client_certificate(stack_dir))
+        stamp_file.write_text(stamp + "\n")
+    finally:
+        for path in tmp.values():
+            path.unlink(missing_ok=True)
+
+
 # -------------------------------------------------------------- the principals as Airflow connections
 
 ADMIN_CONN_ID = SECURE_ADMIN_CONN_ID
 WRITER_CONN_ID = SECURE_WRITER_CONN_ID
 READER_CONN_ID = SECURE_READER_CONN_ID
 SECURE_CONNECTIONS = {ADMIN_CONN_ID: "admin", WRITER_CONN_ID: "writer", READER_CONN_ID: "reader"}
+MTLS_CONNECTIONS = {MTLS_WRITER_CONN_ID: MTLS_USER}
+LOCAL_CONNECTIONS = {**SECURE_CONNECTIONS, **MTLS_CONNECTIONS}  # every connection the local backend serves
 
 
 def secure_bootstrap() -> str:
     return f"localhost:{nodes.kafka_secure_port()}"
+
+
+def mtls_bootstrap() -> str:
+    return f"localhost:{nodes.kafka_mtls_port()}"
 
 
 def client_config(username: str, password: str, ca_location: str | Path, bootstrap: str) -> dict[str, str]:
@@ -207,12 +293,30 @@ def client_config(username: str, password: str, ca_location: str | Path, bootstr
     }
 
 
+def mtls_client_config(root: Path, key_password: str, bootstrap: str) -> dict[str, str]:
+    """confluent-kafka configuration of the mTLS principal: the client certificate and its encrypted key, by
+    path (files in the 0700 secrets folder), the key's password, the CA; host name checked against the broker
+    certificate's SAN (localhost)."""
+    return {
+        "bootstrap.servers": bootstrap,
+        "security.protocol": "SSL",
+        "ssl.ca.location": str(ca_pem(root)),
+        "ssl.certificate.location": str(client_certificate(root)),
+        "ssl.key.location": str(client_key(root)),
+        "ssl.key.password": key_password,
+        "ssl.endpoint.identification.algorithm": "https",
+    }
+
+
 def secure_connection(conn_id: str, root: Path | None = None) -> dict | None:
     """The Airflow connection (as a dict) of one of the local secure principals, or None for other ids."""
-    user = SECURE_CONNECTIONS.get(conn_id)
-    if user is None:
+    if conn_id not in LOCAL_CONNECTIONS:
         return None
     root = root or nodes.stack_dir()
     data = load_secrets(root)
+    if conn_id in MTLS_CONNECTIONS:
+        extra = mtls_client_config(root, data["mtls_key_password"], mtls_bootstrap())
+        return {"conn_type": "kafka", "login": MTLS_CONNECTIONS[conn_id], "extra": extra}
+    user = SECURE_CONNECTIONS[conn_id]
     extra = client_config(user, data["users"][user], ca_pem(root), secure_bootstrap())
     return {"conn_type": "kafka", "login": user, "password": data["users"][user], "extra": extra}

@@ -39,6 +39,8 @@ KAFKA_CONN_ID = "kafka_default"
 SECURE_ADMIN_CONN_ID = "kafka_secure_admin"
 SECURE_WRITER_CONN_ID = "kafka_secure_writer"
 SECURE_READER_CONN_ID = "kafka_secure_reader"
+# the local stack's mTLS principal: a client certificate on the SSL listener that requires one
+MTLS_WRITER_CONN_ID = "kafka_mtls_writer"
 WEBHDFS_CONN_ID = "webhdfs_default"
 SPARK_CONN_ID = "spark_default"
 
@@ -71,8 +73,9 @@ SPARK_CONF = {
     # source/sink options in memory); should one be set anyway, the UI, event log and plan strings redact it.
     # ("s[e]cret", "p[a]ssword": the same regex, but the words themselves in a --conf value make the Spark
     # provider mask the next word of the logged command.)
-    "spark.redaction.regex": "(?i)s[e]cret|p[a]ssword|token|access[.]?key|sasl|jaas|credential",
-    "spark.sql.redaction.options.regex": "(?i)url|s[e]cret|p[a]ssword|token|sasl|jaas|credential",
+    # (keyst[o]re: an mTLS client key travels as kafka.ssl.keystore.key, include/kafka/security.py)
+    "spark.redaction.regex": "(?i)s[e]cret|p[a]ssword|token|access[.]?key|sasl|jaas|credential|keyst[o]re",
+    "spark.sql.redaction.options.regex": "(?i)url|s[e]cret|p[a]ssword|token|sasl|jaas|credential|keyst[o]re",
 }
 
 # How long a Spark job may run before Airflow kills it (and, with it, its whole process tree). Deployment

@@ -27,6 +27,7 @@ from include.config import (
 )
 from include.connections import HdfsSettings, KafkaSettings
 from include.kafka.admin import CLUSTER_DEFAULT, dlq_topic, validate_topic_name
+from include.kafka.security import java_client_options
 from include.policy import Policy, check_conn_ids, check_hdfs_dir, check_source_csv, load_policy
 
 
@@ -222,6 +223,8 @@ def plan_write(params: dict, kafka: KafkaSettings, hdfs: HdfsSettings, policy: P
     policy = load_policy() if policy is None else policy
     topic = validate_topic_name(params.get("topic", DEFAULT_TOPIC))
     conn_ids = check_conn_ids(WritePlan.job, kafka_conn_ids(params), policy)
+    # the job's connection, as Spark's Java client will get it: a setting it can't take fails here, by name
+    java_client_options(kafka.config)
     source = check_source_csv(params.get("source_csv"), policy)
     partitions = _positive_int(params, "partitions")
     # null: the cluster's default.replication.factor (ensure_topic looks it up and checks the topic has it)
@@ -256,6 +259,7 @@ def plan_read(params: dict, kafka: KafkaSettings, hdfs: HdfsSettings, policy: Po
     policy = load_policy() if policy is None else policy
     topic = validate_topic_name(params.get("topic", DEFAULT_TOPIC))
     conn_ids = check_conn_ids(ReadPlan.job, kafka_conn_ids(params), policy)
+    java_client_options(kafka.config)  # as in plan_write: an untranslatable setting fails before Spark
     messages = params.get("messages") or []
     if not isinstance(messages, list) or not all(isinstance(m, str) for m in messages):
         raise ValueError(f"messages must be a list of strings, got {messages!r}")

@@ -12,7 +12,8 @@ comma-separated list, and a missing key keeps its safe default:
                           sets its own state folder, which holds its secrets)
     allowed_hdfs_roots    HDFS folders hdfs_dir / output_dir must be under; ``{user}`` is the HDFS user of the
                           webhdfs connection (default: /user/{user})
-    write_job_conn_ids    Kafka connections write_to_kafka's Spark job may use (kafka_default, kafka_secure_writer)
+    write_job_conn_ids    Kafka connections write_to_kafka's Spark job may use (kafka_default, kafka_secure_writer,
+                          kafka_mtls_writer)
     write_admin_conn_ids  ... its admin role: topics, verification (kafka_default, kafka_secure_admin)
     read_job_conn_ids     read_from_kafka's Spark job (kafka_default, kafka_secure_reader)
     read_admin_conn_ids   ... its admin role: topics, test messages, verification (kafka_default, kafka_secure_admin)
@@ -29,6 +30,7 @@ from include.config import (
     CHECKPOINT_ROOT,
     DEFAULT_PLAYERS_CSV,
     KAFKA_CONN_ID,
+    MTLS_WRITER_CONN_ID,
     SECURE_ADMIN_CONN_ID,
     SECURE_READER_CONN_ID,
     SECURE_WRITER_CONN_ID,
@@ -50,7 +52,7 @@ def default_source_dirs(airflow_home: str) -> tuple[str, ...]:
 
 DEFAULT_HDFS_ROOTS = ("/user/{user}",)
 DEFAULT_CONN_IDS = {
-    ("write_to_kafka", "job"): (KAFKA_CONN_ID, SECURE_WRITER_CONN_ID),
+    ("write_to_kafka", "job"): (KAFKA_CONN_ID, SECURE_WRITER_CONN_ID, MTLS_WRITER_CONN_ID),
     ("write_to_kafka", "admin"): (KAFKA_CONN_ID, SECURE_ADMIN_CONN_ID),
     ("read_from_kafka", "job"): (KAFKA_CONN_ID, SECURE_READER_CONN_ID),
     ("read_from_kafka", "admin"): (KAFKA_CONN_ID, SECURE_ADMIN_CONN_ID),

@@ -1,7 +1,8 @@
 """SparkSubmitOperator for a job that talks to Kafka, whose credentials never touch a command line.
 
 ``KafkaSparkSubmitOperator(kafka_conn_id=...)`` resolves the Kafka connection when the task runs. For a secured
-connection (SASL/SSL), it writes the Java client's security settings (``sasl.jaas.config``, truststore) to a
+connection (SASL/SSL/mTLS), it writes the Java client's security settings (``sasl.jaas.config``, trust and key
+stores as PEM text) to a
 JSON file readable by this user only, in a fresh 0700 folder, passes the job ``--kafka-client-config <path>``,
 and deletes the file when spark-submit ends, whatever the outcome. So the password is not in spark-submit's
 argv (``ps``), not in ``--conf`` (Spark's UI, event log), not in ``env_vars`` (a rendered template field,
@@ -37,7 +38,13 @@ class KafkaSparkSubmitOperator(SparkSubmitOperator):
     def execute(self, context: Any) -> None:
         from include import spark_app
         from include.connections import kafka_settings
-        from include.kafka.security import java_client_options, principal, private_client_file
+        from include.kafka.security import (
+            ignored_by_spark,
+            java_client_options,
+            mask_config_secrets,
+            principal,
+            private_client_file,
+        )
 
         if not self.py_files:
             self.py_files = str(spark_app.jobs_archive())
@@ -47,6 +54,9 @@ class KafkaSparkSubmitOperator(SparkSubmitOperator):
 
         config = kafka_settings(self.kafka_conn_id).config
         options = java_client_options(config)
+        mask_config_secrets(options)  # a client key read from its file is a secret of its own
+        if ignored := ignored_by_spark(config):
+            self.log.info("connection %s: %s tune the Python clients only, not Spark", self.kafka_conn_id, ignored)
         if not options:
             return super().execute(context)
         self.log.info(

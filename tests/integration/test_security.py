@@ -62,7 +62,7 @@ def passwords() -> dict[str, str]:
     data = secure.load_secrets(stack_dir())
     return {
         **{f"user {u}": p for u, p in data["users"].items()},
-        **{k: data[k] for k in ("keystore_password", "ca_password")},
+        **{k: data[k] for k in ("keystore_password", "ca_password", "mtls_key_password")},
     }
 
 
@@ -413,6 +413,7 @@ def test_secrets_are_private_and_ignored_by_git():
     for path in (
         secure.secrets_file(root),
         secure.broker_keystore(root),
+        secure.client_key(root),
         root / "conf" / "kafka" / "server.properties",
     ):
         assert path.stat().st_mode & 0o077 == 0, f"{path} is readable by others"

@@ -149,6 +149,7 @@ def test_the_makefile_defaults_of_the_single_profiles_ports_are_the_node_specs(m
     assert set(defaults) == {
         "KAFKA_PORT",
         "KAFKA_SECURE_PORT",
+        "KAFKA_MTLS_PORT",
         "KAFKA_CONTROLLER_PORT",
         "NAMENODE_RPC_PORT",
         "NAMENODE_HTTP_PORT",
@@ -158,6 +159,6 @@ def test_the_makefile_defaults_of_the_single_profiles_ports_are_the_node_specs(m
     monkeypatch.setenv("KAFKA_SECURE", "1")
     single = nodes.single()
     assert single.node("kafka").ports == tuple(
-        int(defaults[v]) for v in ("KAFKA_PORT", "KAFKA_CONTROLLER_PORT", "KAFKA_SECURE_PORT")
+        int(defaults[v]) for v in ("KAFKA_PORT", "KAFKA_CONTROLLER_PORT", "KAFKA_SECURE_PORT", "KAFKA_MTLS_PORT")
     )
     assert single.node("namenode").ports == (int(defaults["NAMENODE_RPC_PORT"]), int(defaults["NAMENODE_HTTP_PORT"]))
