@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sqlite3
 import time
 from pathlib import Path
@@ -32,21 +31,14 @@ from include.plans import checkpoint_for
 from include.policy import env_var
 from tests.integration.test_security import PLAYERS, SecretSampler, _errors_of, _list_topics, _produce, _scan_logs
 from tests.support.airflow import BackgroundDagRun, run_dag
-from tests.support.stack import BOOTSTRAP, ROOT, hdfs_user
+from tests.support.stack import BOOTSTRAP, ROOT, hdfs_user, require_listener
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def mtls(stack) -> dict[str, str]:
-    host, port = mtls_bootstrap().split(":")
-    with socket.socket() as sock:
-        sock.settimeout(2)
-        if sock.connect_ex((host, int(port))) != 0:
-            pytest.fail(
-                f"no mTLS listener on {mtls_bootstrap()}: the broker was started with SECURE=0 or before it existed "
-                "- restart it: python -m devstack down kafka && make up"
-            )
+    require_listener(mtls_bootstrap(), "mTLS")
     return secure_connection(MTLS_WRITER_CONN_ID)["extra"]
 
 

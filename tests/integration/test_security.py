@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import threading
 import time
@@ -37,7 +36,7 @@ from include.kafka.admin import AUTHORIZATION_FAILED, KafkaAccessDenied, ensure_
 from include.plans import checkpoint_for
 from include.policy import env_var
 from tests.support.airflow import BackgroundDagRun, run_dag
-from tests.support.stack import ROOT, hdfs_user
+from tests.support.stack import ROOT, WEBHDFS, hdfs_user, require_listener
 
 pytestmark = pytest.mark.integration
 
@@ -46,14 +45,7 @@ PLAYERS = 12
 
 @pytest.fixture(scope="module")
 def configs(stack) -> dict[str, dict[str, str]]:
-    host, port = secure_bootstrap().split(":")
-    with socket.socket() as sock:
-        sock.settimeout(2)
-        if sock.connect_ex((host, int(port))) != 0:
-            pytest.fail(
-                f"no SASL_SSL listener on {secure_bootstrap()}: the broker was started with SECURE=0 or before it "
-                "existed - restart it: python -m devstack down kafka && make up"
-            )
+    require_listener(secure_bootstrap(), "SASL_SSL")
     return {conn_id: secure_connection(conn_id)["extra"] for conn_id in (ADMIN_CONN_ID, WRITER_CONN_ID, READER_CONN_ID)}
 
 
@@ -445,7 +437,7 @@ def test_hdfs_enforces_permissions_for_another_user():
     import urllib.error
     import urllib.request
 
-    url = f"http://127.0.0.1:9870/webhdfs/v1/user/not-yours-{uuid.uuid4().hex[:6]}?op=MKDIRS&user.name=nobody"
+    url = f"{WEBHDFS}/webhdfs/v1/user/not-yours-{uuid.uuid4().hex[:6]}?op=MKDIRS&user.name=nobody"
     with pytest.raises(urllib.error.HTTPError) as denied:
         urllib.request.urlopen(urllib.request.Request(url, method="PUT"), timeout=10)
     assert denied.value.code == 403

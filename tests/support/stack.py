@@ -21,3 +21,17 @@ def port_open(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(1)
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def require_listener(address: str, what: str) -> None:
+    """Fail the test, saying how to fix it, when no broker listener answers at ``address`` (host:port)."""
+    host, port = address.rsplit(":", 1)
+    with socket.socket() as sock:
+        sock.settimeout(2)
+        if sock.connect_ex((host, int(port))) != 0:
+            import pytest
+
+            pytest.fail(
+                f"no {what} listener on {address}: the broker was started with SECURE=0 or before it existed "
+                "- restart it: python -m devstack down kafka && make up"
+            )
