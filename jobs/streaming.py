@@ -210,7 +210,7 @@ LEASE_LOST_EXIT = 75  # the driver's exit code when it stopped because its lease
 
 
 class LeaseWatchdog:
-    """Checks the checkpoint's lease (include/hdfs/lease.py, which this job may not import) every ttl/6 from a
+    """Checks the checkpoint's lease (include/hdfs/lease.py, which this job may not import) every ttl/10 from a
     daemon thread. Once it is gone, held by another owner, or its heartbeat (the file's modification time) is
     older than the ttl (the task that renews it died: an orphan driver), it stops every active query, bounded,
     and halts the driver JVM, so that nothing is written after the ttl; the submitting side takes a stale lease
@@ -258,7 +258,7 @@ class LeaseWatchdog:
     def _run(self) -> None:
         last_ok = time.monotonic()
         while True:
-            time.sleep(self.ttl_s / 6)
+            time.sleep(self.ttl_s / 10)
             try:
                 problem = self.problem()
                 last_ok = time.monotonic()
@@ -280,7 +280,7 @@ class LeaseWatchdog:
         )
         stopper = threading.Thread(target=self._stop_queries, daemon=True)
         stopper.start()
-        stopper.join(timeout=self.ttl_s / 3)  # the taker waits until 2 * ttl: stop well before
+        stopper.join(timeout=self.ttl_s / 4)  # the taker waits until 2 * ttl: stop well before
         sys.stdout.flush()
         # halt, not exit: no shutdown hook may write more; the Python side dies with the JVM (exit_with_parent)
         self.spark.sparkContext._jvm.java.lang.Runtime.getRuntime().halt(LEASE_LOST_EXIT)
