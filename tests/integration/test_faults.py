@@ -118,7 +118,10 @@ def test_copies_written_by_failed_attempts_are_counted_by_the_run_that_finally_s
                 for jvm in jvms:
                     os.kill(jvm.pid, signal.SIGKILL)
                     killed.add(jvm.pid)
-                written_at_kill = written
+                psutil.wait_procs(jvms, timeout=10)
+                # what the killed attempt left, not what it had written when measured: its last sends land after
+                # that, and would otherwise pass for the next attempt's writes (killing it while it starts)
+                written_at_kill = high_watermark(target["topic"])
             time.sleep(0.05)
         failed = bg.wait(600)
     finally:
