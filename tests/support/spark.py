@@ -29,6 +29,7 @@ class DriverMonitor:
         import threading
 
         self.marker, self.most_at_once, self.seen = marker, 0, set()
+        self.described: dict[int, str] = {}  # pid -> parent pid and command line, for a failing assertion
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -43,6 +44,7 @@ class DriverMonitor:
                     driver = cmd and cmd[0].endswith("java") and "org.apache.spark.launcher.Main" not in cmd
                     if driver and proc.status() != psutil.STATUS_ZOMBIE:
                         pids.add(proc.pid)
+                        self.described.setdefault(proc.pid, f"ppid {proc.ppid()}: {' '.join(cmd)[:300]}")
                 except psutil.NoSuchProcess:
                     pass
             self.seen |= pids
