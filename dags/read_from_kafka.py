@@ -15,6 +15,8 @@ console can't give: everything read is kept, exactly once, and checked.
    task's log) and to Parquet under `output_dir/date=YYYY-MM-DD/` (key and value bytes, headers, topic,
    partition, offset, timestamp, topic_id; docs/archive.md). Each run continues
    where the last one stopped; `starting_offsets` applies only to a new checkpoint.
+   It holds the query's checkpoint lease while it runs: one driver per query, even across Airflow databases
+   (`make run` beside `make ui`); a second run waits for the first (docs/verification.md).
 6. **verify_sink**: every message this run's job read (the offsets its checkpoint moved over) is in the
    files its batches committed exactly once, byte for byte with its headers, and nothing else is.
 

@@ -18,6 +18,8 @@ The tutorial's `hadoop fs -put players.csv testdir/` and `write_to_kafka.py`, as
    its attempts wrote are counted), and the landing file this run ingested.
 5. **submit_write_job**: `jobs/write_to_kafka.py` on Spark: every new file in `hdfs_dir` -> valid rows to
    `topic` (key = name, value = age), bad rows to `<topic>.dlq` as JSON with file, line, raw line and reason.
+   It holds the query's checkpoint lease while it runs: one driver per query, even across Airflow databases
+   (`make run` beside `make ui`); a second run waits for the first (docs/verification.md).
 6. **verify_messages**: an independent consumer (connection `kafka_admin_conn_id`) reads both topics from the
    recorded offsets and checks that exactly the rows of the files this run consumed arrived (streamed, in
    bounded memory, on a worker; the triggerer only waits for the offsets) (duplicates are

@@ -84,3 +84,10 @@ SPARK_JOB_TIMEOUT = timedelta(minutes=float(os.environ.get("SPARK_JOB_TIMEOUT_MI
 # What a processingTime run leaves of SPARK_JOB_TIMEOUT for spark-submit to start the driver and for the last
 # batch to finish: run_seconds must fit in SPARK_JOB_TIMEOUT - SPARK_START_MARGIN (include/plans.py).
 SPARK_START_MARGIN = timedelta(minutes=2)
+
+# ---- one driver per checkpoint (include/hdfs/lease.py) -----------------------------------------------------
+# The submitting task renews the lease every ttl/3; the driver stops when its heartbeat is older than ttl; a
+# stale lease is taken over when older than 2 * ttl. A second run waits up to LEASE_WAIT for the holder to finish.
+# Deployment configuration (tests shorten the ttl): read from the environment when the DAG file is parsed.
+LEASE_TTL_S = float(os.environ.get("LEASE_TTL_SECONDS", "30"))
+LEASE_WAIT_S = float(os.environ.get("LEASE_WAIT_SECONDS", "600"))

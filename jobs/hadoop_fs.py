@@ -19,6 +19,15 @@ class HadoopFs:
     def exists(self, path: str) -> bool:
         return bool(self._fs.exists(self._path(path)))
 
+    def modification_time(self, path: str) -> float | None:
+        """The file's modification time (epoch seconds); None when there is no such file."""
+        try:
+            return int(self._fs.getFileStatus(self._path(path)).getModificationTime()) / 1000
+        except Exception as exc:  # FileNotFoundException comes back as a Py4JJavaError
+            if "FileNotFoundException" in str(exc):
+                return None
+            raise
+
     def read_text(self, path: str) -> str | None:
         """The file's text; None when there is no such file."""
         if not self.exists(path):

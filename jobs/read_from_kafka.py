@@ -30,7 +30,9 @@ from jobs.hadoop_fs import HadoopFs
 from jobs.streaming import (
     AVAILABLE_NOW,
     STOP_MARKER,
+    LeaseWatchdog,
     add_kafka_client_arg,
+    add_lease_args,
     add_trigger_args,
     build_session,
     check_trigger_args,
@@ -120,6 +122,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--console-rows", type=int, default=20, help="rows shown per batch on the console (0: none)")
     add_kafka_client_arg(parser)
     add_trigger_args(parser)
+    add_lease_args(parser)
     args = parser.parse_args(argv)
     check_trigger_args(parser, args)
     if args.console_rows < 0:
@@ -291,6 +294,7 @@ def main(argv: list[str] | None = None) -> None:
     setup_logging()
     args = parse_args(argv)
     spark = build_session(f"read_from_kafka[{args.topic}]")
+    LeaseWatchdog.start_for(spark, args)  # before anything is written to the checkpoint
     spark.conf.set("spark.sql.session.timeZone", "UTC")  # the archive's dates are UTC dates
     checkpoint = args.checkpoint.rstrip("/")
     guard_checkpoint(spark, checkpoint, {"job": "read_from_kafka", "topic": args.topic, "output_dir": args.output_dir})

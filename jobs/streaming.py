@@ -1,4 +1,5 @@
-"""What both Spark jobs share: the session, the trigger (and how a timed run stops), and the checkpoint guard.
+"""What both Spark jobs share: the session, the trigger (and how a timed run stops), the checkpoint guard, and the
+watchdog that stops a driver whose checkpoint lease is lost.
 
 Shipped with each job in the jobs package zip (spark-submit --py-files, include/spark_app.py jobs_archive);
 no Airflow imports, nothing of include/.
@@ -12,6 +13,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 
@@ -54,6 +56,16 @@ def add_kafka_client_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_lease_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--lease",
+        help="the checkpoint's lease file (hdfs://.../_lease.json), held by the task that submitted this job: the "
+        "driver stops its query and exits when the lease is gone, someone else's, or not renewed for the ttl",
+    )
+    parser.add_argument("--lease-owner", help="the token the submitting task holds the lease with")
+    parser.add_argument("--lease-ttl-seconds", type=float, default=30.0)
+
+
 def kafka_client_options(path: str | None) -> dict[str, str]:
     """The security options of the Kafka source/sink (``kafka.``-prefixed), from the file given by path."""
     if not path:
@@ -71,6 +83,11 @@ def check_trigger_args(parser: argparse.ArgumentParser, args: argparse.Namespace
         parser.error(f"--interval-seconds must be > 0, got {args.interval_seconds}")
     if args.run_seconds < 0:
         parser.error(f"--run-seconds must be >= 0, got {args.run_seconds}")
+    lease = getattr(args, "lease", None)
+    if bool(lease) != bool(getattr(args, "lease_owner", None)):
+        parser.error("--lease and --lease-owner go together")
+    if lease and args.lease_ttl_seconds <= 0:
+        parser.error(f"--lease-ttl-seconds must be > 0, got {args.lease_ttl_seconds}")
 
 
 def exit_with_parent() -> None:
@@ -187,3 +204,89 @@ def clear_unstarted_offsets(spark: SparkSession, query_checkpoint: str) -> None:
     if names and not any(name.isdigit() for name in names):
         log.warning("removing %s from %s: left by a job killed before its first batch was planned", names, offsets)
         fs.delete(offsets, recursive=True)
+
+
+LEASE_LOST_EXIT = 75  # the driver's exit code when it stopped because its lease was lost
+
+
+class LeaseWatchdog:
+    """Checks the checkpoint's lease (include/hdfs/lease.py, which this job may not import) every ttl/10 from a
+    daemon thread. Once it is gone, held by another owner, or its heartbeat (the file's modification time) is
+    older than the ttl (the task that renews it died: an orphan driver), it stops every active query, bounded,
+    and halts the driver JVM, so that nothing is written after the ttl; the submitting side takes a stale lease
+    over only at twice the ttl. A driver that cannot read the lease for a whole ttl stops too."""
+
+    def __init__(self, spark: SparkSession, path: str, owner: str, ttl_s: float) -> None:
+        self.spark, self.path, self.owner, self.ttl_s = spark, path, owner, ttl_s
+        self.fs = HadoopFs(spark, path)
+        self._thread = threading.Thread(target=self._run, name="lease-watchdog", daemon=True)
+
+    @classmethod
+    def start_for(cls, spark: SparkSession, args: argparse.Namespace) -> LeaseWatchdog | None:
+        """The watchdog of ``--lease``, after a first check (a driver that starts without its lease exits at
+        once); None when the job runs without a lease (standalone)."""
+        if not getattr(args, "lease", None):
+            return None
+        watchdog = cls(spark, args.lease, args.lease_owner, args.lease_ttl_seconds)
+        problem = watchdog.problem()
+        if problem is not None:
+            raise SystemExit(f"checkpoint lease {args.lease}: {problem} - not starting (another driver may own it)")
+        log.info("holding checkpoint lease %s (owner %s, ttl %g s)", args.lease, args.lease_owner, watchdog.ttl_s)
+        watchdog._thread.start()
+        return watchdog
+
+    def problem(self) -> str | None:
+        """Why this driver may not go on writing; None while the lease is ours and fresh."""
+        modified = self.fs.modification_time(self.path)
+        text = self.fs.read_text(self.path) if modified is not None else None
+        if modified is None or text is None:
+            return "the lease is gone"
+        try:
+            holder = json.loads(text)
+        except ValueError:
+            holder = {}
+        if holder.get("owner") != self.owner:
+            return (
+                f"the lease is held by another owner ({holder.get('owner')}: host {holder.get('host')} pid "
+                f"{holder.get('pid')}, run {holder.get('run_id')})"
+            )
+        age = time.time() - modified
+        if age > self.ttl_s:
+            return f"the lease's heartbeat is {age:.1f} s old (ttl {self.ttl_s:g} s): the task that holds it is gone"
+        return None
+
+    def _run(self) -> None:
+        last_ok = time.monotonic()
+        while True:
+            time.sleep(self.ttl_s / 10)
+            try:
+                problem = self.problem()
+                last_ok = time.monotonic()
+            except Exception as exc:  # noqa: BLE001 - HDFS unreachable for a moment: judged by how long
+                age = time.monotonic() - last_ok
+                problem = f"the lease unreadable for {age:.1f} s ({exc})" if age > self.ttl_s else None
+            if problem is not None:
+                self._stop_driver(problem)
+                return
+
+    def _stop_driver(self, problem: str) -> None:
+        log.error(
+            "LEASE LOST: %s (lease %s, owner %s) - stopping the query and exiting with code %d, so that no other "
+            "driver ever runs beside this one",
+            problem,
+            self.path,
+            self.owner,
+            LEASE_LOST_EXIT,
+        )
+        stopper = threading.Thread(target=self._stop_queries, daemon=True)
+        stopper.start()
+        stopper.join(timeout=self.ttl_s / 4)  # the taker waits until 2 * ttl: stop well before
+        sys.stdout.flush()
+        # halt, not exit: no shutdown hook may write more; the Python side dies with the JVM (exit_with_parent)
+        self.spark.sparkContext._jvm.java.lang.Runtime.getRuntime().halt(LEASE_LOST_EXIT)
+        os._exit(LEASE_LOST_EXIT)
+
+    def _stop_queries(self) -> None:
+        for query in self.spark.streams.active:
+            with contextlib.suppress(Exception):
+                query.stop()

@@ -28,7 +28,9 @@ from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.streaming import (
+    LeaseWatchdog,
     add_kafka_client_arg,
+    add_lease_args,
     add_trigger_args,
     build_session,
     check_trigger_args,
@@ -236,6 +238,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-files-per-trigger", type=int, default=0, help="0 = no limit")
     add_kafka_client_arg(parser)
     add_trigger_args(parser)
+    add_lease_args(parser)
     args = parser.parse_args(argv)
     check_trigger_args(parser, args)
     args.dlq_topic = args.dlq_topic or f"{args.topic}.dlq"
@@ -246,6 +249,7 @@ def main(argv: list[str] | None = None) -> None:
     setup_logging()
     args = parse_args(argv)
     spark = build_session(f"write_to_kafka[{args.topic}]")
+    LeaseWatchdog.start_for(spark, args)  # before anything is written to the checkpoint
     guard_checkpoint(
         spark,
         args.checkpoint,

@@ -24,7 +24,7 @@ from include.spark_app import application, jobs_archive, kafka_connector
 from tests.support.airflow import BackgroundDagRun, DagRun, run_dag
 from tests.support.archive import archive_rows
 from tests.support.kafka import consume_all, new_read_target, produce_records
-from tests.support.spark import spark_submit_jvms
+from tests.support.spark import DriverMonitor, spark_submit_jvms
 from tests.support.stack import BOOTSTRAP, HDFS_URI, hdfs_user
 
 pytestmark = pytest.mark.integration
@@ -66,9 +66,11 @@ def every_player_arrived_and_each_copy_is_reported(topic: str, players: list, ou
     copies it counts. Returns that count."""
     arrived = [(k.decode(), v.decode()) for k, v, _, _ in consume_all(topic, timeout_s=180)]
     assert set(arrived) == set(players), "a valid row was lost or an unexpected one arrived"
+    dead = [(k, v) for k, v, _, _ in consume_all(f"{topic}.dlq", timeout_s=180)]
     verified, _ = json.JSONDecoder().raw_decode(output.split("verification: ", 1)[1])
     assert verified["missing"] == 0
-    assert verified["duplicates"] == len(arrived) - len(players)
+    # copies of dead letters count too (a killed job may have written its batch's whole dead-letter share)
+    assert verified["duplicates"] == len(arrived) - len(players) + len(dead) - len(set(dead))
     return verified["duplicates"]
 
 
@@ -118,7 +120,10 @@ def test_copies_written_by_failed_attempts_are_counted_by_the_run_that_finally_s
                 for jvm in jvms:
                     os.kill(jvm.pid, signal.SIGKILL)
                     killed.add(jvm.pid)
-                written_at_kill = written
+                psutil.wait_procs(jvms, timeout=10)
+                # what the killed attempt left, not what it had written when measured: its last sends land after
+                # that, and would otherwise pass for the next attempt's writes (killing it while it starts)
+                written_at_kill = high_watermark(target["topic"])
             time.sleep(0.05)
         failed = bg.wait(600)
     finally:
@@ -426,3 +431,105 @@ def test_broker_stopped_mid_read_fails_fast_naming_it_and_a_rerun_archives_each_
     assert rerun.ok, rerun.tail()
     rows = archive_rows(hdfs, output_dir, tmp_path / "after")
     assert len(rows) == total and len({r[:2] for r in rows}) == total
+
+
+def second_airflow_home(path: Path) -> dict[str, str]:
+    """The environment of `make run` with another AIRFLOW_HOME: another metadata database, as `make ui` has."""
+    env = {**os.environ, "AIRFLOW_HOME": str(path)}
+    env.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "airflow"), "db", "migrate"], env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return {"AIRFLOW_HOME": str(path)}
+
+
+def ended(proc: psutil.Process, within_s: float) -> bool:
+    """Whether ``proc`` exits within ``within_s``: gone, or a zombie (an orphan's exit is reaped by whoever
+    adopted it, when that one gets to it)."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_two_runs_of_one_query_from_two_airflow_databases_never_run_two_drivers(target, tmp_path):
+    # max_active_runs=1 holds within one metadata database only: the checkpoint's lease makes the second run's
+    # job wait for the first's, whatever database each run is in
+    players = big_csv(tmp_path / "players.csv", 50_000)
+    conf = {"source_csv": str(tmp_path / "players.csv"), **target}
+    env_b = second_airflow_home(tmp_path / "airflow-b")
+    with DriverMonitor(target["topic"]) as drivers:
+        first = BackgroundDagRun("write_to_kafka", {**conf, "trigger": "processingTime", "run_seconds": 20})
+        try:
+            deadline = time.monotonic() + 180
+            while not spark_submit_jvms(target["topic"]):
+                assert first.running(), first.log.read_text()[-5000:]
+                assert time.monotonic() < deadline, "the first run's driver never started"
+                time.sleep(0.2)
+            second = run_dag("write_to_kafka", conf, env=env_b)
+            first_result = first.wait(300)
+        finally:
+            first.kill()
+    assert first_result.ok, first_result.tail()
+    assert second.ok, second.tail()
+    assert drivers.most_at_once == 1 and len(drivers.seen) == 2, (drivers.most_at_once, drivers.described)
+    assert "waiting (up to" in second.output and f"pid {first.proc.pid}" in second.output, second.tail()
+    assert every_player_arrived_and_each_copy_is_reported(target["topic"], players, first_result.output) == 0
+    second_verified, _ = json.JSONDecoder().raw_decode(second.output.split("verification: ", 1)[1])
+    assert second_verified["missing"] == 0 and second_verified["duplicates"] == 0
+
+
+def test_task_runner_killed_alone_leaves_an_orphan_driver_that_stops_before_the_retry_starts(target, tmp_path):
+    # the OOM killer takes the task runner (here the `airflow dags test` process, which runs the task in process)
+    # and not its spark-submit: the orphan driver sees the lease's heartbeat stop and exits within the ttl; the
+    # retry takes the stale lease over only at twice the ttl, and counts the copies the orphan wrote
+    ttl = 2
+    env = {"LEASE_TTL_SECONDS": str(ttl)}
+    # Kafka takes ~300k of these rows a second here: the batch must still be writing when the orphan stops, at
+    # most 1.5 * ttl after the kill (at 2/3 * ttl at the earliest: its heartbeat was at most ttl/3 old)
+    rows = 2_000_000
+    players = big_csv(tmp_path / "big.csv", rows)
+    conf = {"source_csv": str(tmp_path / "big.csv"), **target}
+    with DriverMonitor(target["topic"]) as drivers:
+        bg = BackgroundDagRun("write_to_kafka", conf, env=env)
+        try:
+            deadline = time.monotonic() + 240
+            orphan = None
+            while orphan is None:
+                assert bg.running(), "the run ended before its task runner could be killed"
+                assert time.monotonic() < deadline, "the write job never started writing"
+                jvms = spark_submit_jvms(target["topic"])
+                if jvms and high_watermark(target["topic"]) > 0:
+                    orphan = jvms[0]
+                    killed_at = high_watermark(target["topic"])
+                    runner = orphan.parent()
+                    assert runner.pid == bg.proc.pid, f"spark-submit's parent is {runner.cmdline()}"
+                    os.kill(runner.pid, signal.SIGKILL)
+                    killed = time.monotonic()
+                time.sleep(0.05)
+            bg.wait(30)
+            assert orphan.is_running(), "the driver died with its task runner: nothing left to test"
+            assert ended(orphan, within_s=2 * ttl), f"the orphan driver still runs {2 * ttl} s after the kill"
+            stopped_after = time.monotonic() - killed
+            written = (killed_at, high_watermark(target["topic"]))
+            retry = run_dag("write_to_kafka", conf, env=env)
+        finally:
+            bg.kill()
+    # its last heartbeat was at most ttl/3 old at the kill: the watchdog, not the kill, stopped it
+    assert 2 * ttl / 3 - 0.5 < stopped_after < 2 * ttl, stopped_after
+    assert retry.ok, retry.tail()
+    assert "took over stale lease" in retry.output, retry.tail()
+    if written[1] < len(players):  # stopped mid-write, before its commit: the retry counts what it wrote
+        assert "planned by a job that did not finish" in retry.output, retry.tail()
+    assert drivers.most_at_once == 1 and len(drivers.seen) == 2, (drivers.most_at_once, drivers.described)
+    duplicates = every_player_arrived_and_each_copy_is_reported(target["topic"], players, retry.output)
+    print(
+        f"orphan driver stopped {stopped_after:.1f} s after its task runner was killed; messages written at the kill "
+        f"and when it stopped: {written}; {duplicates} duplicates"
+    )

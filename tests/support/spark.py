@@ -18,3 +18,42 @@ def spark_submit_jvms(marker: str) -> list[psutil.Process]:
         if "org.apache.spark.deploy.SparkSubmit" in cmd and marker in cmd:
             out.append(proc)
     return out
+
+
+class DriverMonitor:
+    """Samples the driver JVMs of ``marker`` every 0.1 s from a thread while the ``with`` block runs: the most
+    that ran at one time, and every driver seen. Only the driver JVM counts, not what spark-class runs while
+    it starts (its shell, the shell reading the launcher, the launcher JVM)."""
+
+    def __init__(self, marker: str) -> None:
+        import threading
+
+        self.marker, self.most_at_once, self.seen = marker, 0, set()
+        self.described: dict[int, str] = {}  # pid -> parent pid and command line, for a failing assertion
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        import psutil
+
+        while not self._stop.wait(0.1):
+            pids = set()
+            for proc in spark_submit_jvms(self.marker):
+                try:
+                    cmd = proc.cmdline()
+                    driver = cmd and cmd[0].endswith("java") and "org.apache.spark.launcher.Main" not in cmd
+                    if driver and proc.status() != psutil.STATUS_ZOMBIE:
+                        pids.add(proc.pid)
+                        self.described.setdefault(proc.pid, f"ppid {proc.ppid()}: {' '.join(cmd)[:300]}")
+                except psutil.NoSuchProcess:
+                    pass
+            self.seen |= pids
+            self.most_at_once = max(self.most_at_once, len(pids))
+
+    def __enter__(self) -> DriverMonitor:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
