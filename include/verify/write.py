@@ -34,7 +34,7 @@ from include.hdfs import spark_logs
 from include.hdfs.client import read_lines
 from include.kafka import admin, offsets, reader
 from include.rows import Player, scan_players
-from include.verify.diff import SHOW, MultisetDiff, fmt
+from include.verify.diff import SHOW, MultisetDiff, report_lines
 
 log = logging.getLogger(__name__)
 
@@ -216,15 +216,8 @@ class KindResult:
                     self.more[label] += 1
 
     def lines(self, what: str) -> list[str]:
-        out = []
-        for label, total in (("missing", self.missing), ("unexpected", self.unexpected)):
-            if total:
-                out.append(f"{what}: {total} {label}:")
-                for item, n in self.shown[label]:
-                    out.append(f"  {'-' if label == 'missing' else '+'} {fmt(item)}" + (f"  (x{n})" if n > 1 else ""))
-                if self.more[label]:
-                    out.append(f"  ... and {self.more[label]} more")
-        return out
+        labels = ("missing", "unexpected")
+        return report_lines(what, [(x, getattr(self, x), self.shown[x], self.more[x]) for x in labels])
 
 
 @dataclass

@@ -14,24 +14,24 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import time
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import KafkaError
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from devstack import secure
 from devstack.nodes import stack_dir
 from devstack.secure import ADMIN_CONN_ID, mtls_bootstrap, secure_connection
-from include.config import DEFAULT_PLAYERS_CSV, GROUP_PREFIX, MTLS_WRITER_CONN_ID
+from include.config import DEFAULT_PLAYERS_CSV, MTLS_WRITER_CONN_ID
 from include.kafka.security import java_client_options
-from include.plans import checkpoint_for
 from include.policy import env_var
-from tests.integration.test_security import PLAYERS, SecretSampler, _errors_of, _list_topics, _produce, _scan_logs
 from tests.support.airflow import BackgroundDagRun, run_dag
-from tests.support.stack import BOOTSTRAP, ROOT, hdfs_user, require_listener
+from tests.support.data import PLAYERS
+from tests.support.kafka import PLAIN, client_errors, count_records, list_topics, produce_one, write_target
+from tests.support.secrets import SecretSampler, scan_logs, xcom_leaks
+from tests.support.stack import hdfs_user, require_listener
 
 pytestmark = pytest.mark.integration
 
@@ -71,29 +71,19 @@ def topic(unique, admin_config):
         future.exception(timeout=30)
 
 
-def _count(topic: str) -> int:
-    """Records in partition 0, by an independent consumer on the plain listener (not the DAG's verifier)."""
-    consumer = Consumer({"bootstrap.servers": BOOTSTRAP, "group.id": f"{GROUP_PREFIX}-count"})
-    try:
-        low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
-        return high - low
-    finally:
-        consumer.close()
-
-
 def test_mtls_listener_requires_a_certificate_and_maps_it_to_writer_mtls(mtls, topic, unique, admin_config):
     # the CA alone (TLS, no client certificate): the handshake is refused
     no_cert = {k: v for k, v in mtls.items() if not k.startswith(("ssl.certificate", "ssl.key"))}
-    assert _errors_of(no_cert, _list_topics), "a client without a certificate got metadata from the mTLS listener"
+    assert client_errors(no_cert, list_topics), "a client without a certificate got metadata from the mTLS listener"
     # the certificate: User:writer-mtls writes a secure- topic ...
-    assert _produce(mtls, topic) is None
-    assert _count(topic) == 1
+    assert produce_one(mtls, topic) is None
+    assert count_records(PLAIN, topic) == 1
     # ... and nothing else (a topic outside its ACLs)
     other = f"other-mtls-{unique}"
     admin = AdminClient(admin_config)
     admin.create_topics([NewTopic(other, num_partitions=1, replication_factor=1)])[other].result(timeout=30)
     try:
-        err = _produce(mtls, other)
+        err = produce_one(mtls, other)
         assert err is not None and err.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED, err
     finally:
         admin.delete_topics([other], operation_timeout=30)[other].exception(timeout=30)
@@ -122,29 +112,12 @@ def test_spark_writes_through_the_mtls_listener_with_either_endpoint_identificat
         .option("topic", topic)
         .save()
     )
-    assert _count(topic) == 1
+    assert count_records(PLAIN, topic) == 1
 
 
 @pytest.fixture
 def mtls_target(unique, admin_config, cleanup_hdfs):
-    topic = f"secure-mtls-{unique}"
-    hdfs_dir = f"/user/{hdfs_user()}/it-{unique}/landing"
-    cleanup_hdfs(f"/user/{hdfs_user()}/it-{unique}")
-    cleanup_hdfs(checkpoint_for(hdfs_user(), "write_to_kafka", topic, hdfs_dir))
-    yield {"topic": topic, "hdfs_dir": hdfs_dir}
-    admin = AdminClient(admin_config)
-    for future in admin.delete_topics([topic, f"{topic}.dlq"], operation_timeout=30).values():
-        future.exception(timeout=30)
-
-
-def _xcom_leaks(secrets: dict[str, str]) -> tuple[int, list[str]]:
-    """Every XCom Airflow's database holds (this run's among them): (values scanned, leaks found)."""
-    home = Path(os.environ.get("AIRFLOW_HOME", ROOT / ".airflow"))
-    database = os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{home}/airflow.db")
-    assert database.startswith("sqlite:///"), database
-    with sqlite3.connect(database.removeprefix("sqlite:///")) as db:
-        values = [str(row[0]) for row in db.execute("SELECT value FROM xcom WHERE dag_id = 'write_to_kafka'")]
-    return len(values), [name for name, secret in secrets.items() for v in values if secret in v]
+    yield from write_target(f"secure-mtls-{unique}", admin_config, cleanup_hdfs)
 
 
 def test_mtls_write_dag_runs_end_to_end_without_the_key_or_its_password_anywhere(mtls_target, secrets):
@@ -162,14 +135,14 @@ def test_mtls_write_dag_runs_end_to_end_without_the_key_or_its_password_anywhere
     assert write.ok, write.tail()
     assert all(state == "success" for state in write.task_states().values()), write.task_states()
     assert "Kafka as the certificate of CN=writer-mtls over SSL" in write.output
-    assert _count(mtls_target["topic"]) == PLAYERS
+    assert count_records(PLAIN, mtls_target["topic"]) == len(PLAYERS)
 
     assert sampler.spark_seen > 0, "the sampler never saw the job's spark-submit"
     assert not sampler.leaks, sorted(set(sampler.leaks))
     assert "write_to_kafka done:" in run.log.read_text(errors="replace")
-    scanned, leaks = _scan_logs(secrets, since, [run.log, *(stack_dir() / "logs").glob("*.log")])
+    scanned, leaks = scan_logs(secrets, since, [run.log, *(stack_dir() / "logs").glob("*.log")])
     assert scanned >= 3 and not leaks, (scanned, leaks)
-    scanned, leaks = _xcom_leaks(secrets)
+    scanned, leaks = xcom_leaks(secrets)
     assert scanned > 0 and not leaks, (scanned, leaks)
 
 

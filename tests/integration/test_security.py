@@ -10,15 +10,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import threading
 import time
 import uuid
-from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, TopicPartition
 from confluent_kafka.admin import AclBindingFilter, AdminClient, NewTopic
 
 from devstack import acl as kafka_acl
@@ -36,11 +33,12 @@ from include.kafka.admin import AUTHORIZATION_FAILED, KafkaAccessDenied, ensure_
 from include.plans import checkpoint_for
 from include.policy import env_var
 from tests.support.airflow import BackgroundDagRun, run_dag
+from tests.support.data import PLAYERS
+from tests.support.kafka import client_errors, count_records, list_topics, produce_one, write_target
+from tests.support.secrets import SecretSampler, scan_logs
 from tests.support.stack import ROOT, WEBHDFS, hdfs_user, require_listener
 
 pytestmark = pytest.mark.integration
-
-PLAYERS = 12
 
 
 @pytest.fixture(scope="module")
@@ -75,27 +73,9 @@ def topics(configs):
         admin.delete_topics([name], operation_timeout=30)[name].exception(timeout=30)
 
 
-def _errors_of(config: dict[str, str], action) -> list[KafkaError]:
-    """Run ``action(client_config)`` with an error callback; return the errors librdkafka reported."""
-    errors: list[KafkaError] = []
-    try:
-        action({**config, "error_cb": errors.append, "socket.connection.setup.timeout.ms": "5000"})
-    except KafkaException as exc:
-        errors.append(exc.args[0])
-    return errors
-
-
-def _list_topics(config):
-    producer = Producer(config)
-    try:
-        producer.list_topics(timeout=8)
-    finally:
-        producer.poll(0.5)  # serves the error callback
-
-
 def test_wrong_password_is_rejected_by_authentication(configs):
     wrong = {**configs[READER_CONN_ID], "sasl.password": "not-" + uuid.uuid4().hex}
-    errors = _errors_of(wrong, _list_topics)
+    errors = client_errors(wrong, list_topics)
     assert any(e.code() == KafkaError._AUTHENTICATION for e in errors), errors
     assert any("invalid credentials" in e.str() or "Authentication failed" in e.str() for e in errors), errors
 
@@ -104,29 +84,21 @@ def test_client_without_credentials_is_rejected(configs):
     reader = configs[READER_CONN_ID]
     tls_only = {"bootstrap.servers": reader["bootstrap.servers"], "security.protocol": "SSL"}
     tls_only["ssl.ca.location"] = reader["ssl.ca.location"]
-    errors = _errors_of(tls_only, _list_topics)
+    errors = client_errors(tls_only, list_topics)
     assert errors and all(e.code() != KafkaError.NO_ERROR for e in errors)
     # a SASL user with no password is refused by the client before anything is sent
     no_password = {k: v for k, v in reader.items() if k != "sasl.password"}
-    assert _errors_of(no_password, _list_topics)
+    assert client_errors(no_password, list_topics)
 
 
 def test_plaintext_client_against_the_secure_port_is_rejected(configs):
     plaintext = {"bootstrap.servers": configs[READER_CONN_ID]["bootstrap.servers"]}
-    errors = _errors_of(plaintext, _list_topics)
+    errors = client_errors(plaintext, list_topics)
     assert errors, "a plaintext client got metadata from the SASL_SSL listener"
     # and a client that does not trust our CA (the system's CAs only) is refused too
     untrusted = {**configs[READER_CONN_ID], "ssl.ca.location": "/etc/ssl/certs/ca-certificates.crt"}
-    errors = _errors_of(untrusted, _list_topics)
+    errors = client_errors(untrusted, list_topics)
     assert errors
-
-
-def _produce(config, topic: str) -> KafkaError | None:
-    result: list = []
-    producer = Producer({**config, "message.timeout.ms": "15000"})
-    producer.produce(topic, b"value", on_delivery=lambda err, _msg: result.append(err))
-    producer.flush(20)
-    return result[0] if result else KafkaError(KafkaError._TIMED_OUT)
 
 
 def _read_first(config, topic: str, group: str | None = None) -> bytes | KafkaError:
@@ -151,13 +123,13 @@ def _read_first(config, topic: str, group: str | None = None) -> bytes | KafkaEr
 
 def test_writer_writes_its_topic_and_reader_reads_it(configs, topics, unique):
     topic = topics(f"secure-it-{unique}")
-    assert _produce(configs[WRITER_CONN_ID], topic) is None
+    assert produce_one(configs[WRITER_CONN_ID], topic) is None
     assert _read_first(configs[READER_CONN_ID], topic) == b"value"
 
 
 def test_reader_cannot_write(configs, topics, unique):
     topic = topics(f"secure-it-{unique}")
-    err = _produce(configs[READER_CONN_ID], topic)
+    err = produce_one(configs[READER_CONN_ID], topic)
     assert err is not None and err.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED, err
 
 
@@ -166,7 +138,7 @@ def test_writer_cannot_read_its_own_topic_nor_other_topics(configs, topics, uniq
     other = topics(f"other-it-{unique}")
     group = f"writer-test-{unique}"
     # the writer has neither READ on the topic nor any consumer group (which one librdkafka reports first varies)
-    assert _produce(configs[ADMIN_CONN_ID], own) is None
+    assert produce_one(configs[ADMIN_CONN_ID], own) is None
     got = _read_first(configs[WRITER_CONN_ID], own, group)
     assert isinstance(got, KafkaError), got
     assert got.code() in (KafkaError.GROUP_AUTHORIZATION_FAILED, KafkaError.TOPIC_AUTHORIZATION_FAILED), got
@@ -175,7 +147,7 @@ def test_writer_cannot_read_its_own_topic_nor_other_topics(configs, topics, uniq
     kafka_acl.grant(configs[ADMIN_CONN_ID], [group_acl])
     try:
         for topic in (own, other):
-            assert _produce(configs[ADMIN_CONN_ID], topic) is None
+            assert produce_one(configs[ADMIN_CONN_ID], topic) is None
             got = _read_first(configs[WRITER_CONN_ID], topic, group)
             # denied outright; on a topic it may not even DESCRIBE, librdkafka may just never get a partition
             assert isinstance(got, KafkaError), (topic, got)
@@ -248,90 +220,9 @@ def test_write_dag_with_the_writer_as_admin_fails_in_create_topic_naming_the_wri
     assert f"User:writer may not CREATE topic '{topic}'" in run.output, run.tail()
 
 
-SPARK_SUBMIT = "org.apache.spark.deploy.SparkSubmit"
-
-
-class SecretSampler:
-    """Every 100 ms: every process's command line (``ps -eo args``) and environment, checked for secrets."""
-
-    def __init__(self, secrets: dict[str, str], job_marker: str) -> None:
-        self.secrets = secrets
-        self.job_marker = job_marker  # in our spark-submit's command line (its topic), not in other users' jobs
-        self.samples = 0
-        self.spark_seen = 0  # samples taken while a spark-submit JVM ran (from /proc/*/cmdline)
-        self.ps_spark_seen = 0  # the same, as ps showed it
-        self.longest_ps_line = 0
-        self.timeline: list[tuple[float, float, bool]] = []  # (start, seconds, spark-submit running)
-        self.leaks: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> SecretSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _check(self, where: str, text: str) -> None:
-        for name, value in self.secrets.items():
-            if value in text:
-                self.leaks.append(f"{name} in {where}")
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            start = time.monotonic()
-            # -ww: unlimited width (without it, ps cuts lines at $COLUMNS when that is set, as under pytest)
-            args = subprocess.run(["ps", "-ww", "-eo", "pid,args"], capture_output=True, text=True).stdout
-            self.samples += 1
-            self.ps_spark_seen += any(SPARK_SUBMIT in line and self.job_marker in line for line in args.splitlines())
-            self.longest_ps_line = max(self.longest_ps_line, *(len(line) for line in args.splitlines()))
-            self._check("ps -eo args", args)
-            spark = False
-            for proc in Path("/proc").glob("[0-9]*"):
-                for part in ("cmdline", "environ"):  # what ps shows, unabridged; and every environment
-                    try:
-                        text = (proc / part).read_bytes().decode(errors="replace")
-                    except OSError:
-                        continue
-                    spark = spark or (part == "cmdline" and SPARK_SUBMIT in text and self.job_marker in text)
-                    self._check(f"{proc}/{part}", text)
-            self.spark_seen += spark
-            self.timeline.append((start, time.monotonic() - start, spark))
-            self._stop.wait(0.1)
-
-
-def _scan_logs(secrets: dict[str, str], since: float, extra: list[Path]) -> tuple[int, list[str]]:
-    """Every task log written since ``since`` (and the ``extra`` files): (files scanned, leaks found)."""
-    logs = Path(os.environ.get("AIRFLOW_HOME", ROOT / ".airflow")) / "logs"
-    files = [p for p in logs.rglob("*") if p.is_file() and p.stat().st_mtime >= since] + extra
-    leaks = []
-    for path in files:
-        text = path.read_bytes().decode(errors="replace")
-        leaks += [f"{name} in {path}" for name, value in secrets.items() if value in text]
-    return len(files), leaks
-
-
-def _count(config, topic: str) -> int:
-    consumer = Consumer({**config, "group.id": f"{GROUP_PREFIX}-count"})
-    try:
-        low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
-        return high - low
-    finally:
-        consumer.close()
-
-
 @pytest.fixture
 def secure_target(unique, configs, cleanup_hdfs):
-    topic = f"secure-it-{unique}"
-    hdfs_dir = f"/user/{hdfs_user()}/it-{unique}/landing"
-    cleanup_hdfs(f"/user/{hdfs_user()}/it-{unique}")
-    cleanup_hdfs(checkpoint_for(hdfs_user(), "write_to_kafka", topic, hdfs_dir))
-    yield {"topic": topic, "hdfs_dir": hdfs_dir}
-    admin = AdminClient(configs[ADMIN_CONN_ID])
-    for future in admin.delete_topics([topic, f"{topic}.dlq"], operation_timeout=30).values():
-        future.exception(timeout=30)
+    yield from write_target(f"secure-it-{unique}", configs[ADMIN_CONN_ID], cleanup_hdfs)
 
 
 def test_secure_write_and_read_runs_end_to_end_without_the_password_anywhere(
@@ -363,7 +254,7 @@ def test_secure_write_and_read_runs_end_to_end_without_the_password_anywhere(
     assert write.ok, write.tail()
     assert all(state == "success" for state in write.task_states().values()), write.task_states()
     # the 12 players written by the writer, then the read DAG's 2 messages (produced by the admin connection)
-    assert _count(configs[ADMIN_CONN_ID], secure_target["topic"]) == PLAYERS + len(read_conf["messages"])
+    assert count_records(configs[ADMIN_CONN_ID], secure_target["topic"]) == len(PLAYERS) + len(read_conf["messages"])
     assert "Kafka as User:writer over SASL_SSL" in write.output
     assert read.ok, read.tail()
     states = read.task_states()
@@ -385,7 +276,7 @@ def test_secure_write_and_read_runs_end_to_end_without_the_password_anywhere(
     for run_log, task_line in ((write_run.log, "write_to_kafka done:"), (read_run.log, "Batch: 0")):
         assert task_line in run_log.read_text(errors="replace"), f"the Spark job's own log is not in {run_log}"
     stack_logs = list((stack_dir() / "logs").glob("*.log"))
-    scanned, leaks = _scan_logs(passwords, since, [write_run.log, read_run.log, *stack_logs])
+    scanned, leaks = scan_logs(passwords, since, [write_run.log, read_run.log, *stack_logs])
     assert scanned >= 5, scanned
     assert not leaks, leaks
 

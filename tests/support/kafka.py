@@ -105,3 +105,72 @@ def consume_all(
         return out
     finally:
         consumer.close()
+
+
+PLAIN = {"bootstrap.servers": BOOTSTRAP}  # the stack's plaintext listener
+
+
+def client_errors(config: dict[str, str], action) -> list:
+    """Run ``action(client_config)`` with an error callback; return the errors librdkafka reported."""
+    from confluent_kafka import KafkaException
+
+    errors: list = []
+    try:
+        action({**config, "error_cb": errors.append, "socket.connection.setup.timeout.ms": "5000"})
+    except KafkaException as exc:
+        errors.append(exc.args[0])
+    return errors
+
+
+def list_topics(config: dict[str, str]) -> None:
+    """Ask for the cluster's metadata (an action for ``client_errors``)."""
+    from confluent_kafka import Producer
+
+    producer = Producer(config)
+    try:
+        producer.list_topics(timeout=8)
+    finally:
+        producer.poll(0.5)  # serves the error callback
+
+
+def produce_one(config: dict[str, str], topic: str):
+    """Produce one record; the delivery error (None when acknowledged, _TIMED_OUT after 20 s)."""
+    from confluent_kafka import KafkaError, Producer
+
+    result: list = []
+    producer = Producer({**config, "message.timeout.ms": "15000"})
+    producer.produce(topic, b"value", on_delivery=lambda err, _msg: result.append(err))
+    producer.flush(20)
+    return result[0] if result else KafkaError(KafkaError._TIMED_OUT)
+
+
+def count_records(config: dict[str, str], topic: str) -> int:
+    """Records in ``topic``'s partition 0 (high - low watermark), by an independent consumer of ``config``."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    from include.config import GROUP_PREFIX
+
+    consumer = Consumer({**config, "group.id": f"{GROUP_PREFIX}-count"})
+    try:
+        low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
+        return high - low
+    finally:
+        consumer.close()
+
+
+def write_target(topic: str, admin_config: dict[str, str], cleanup_hdfs):
+    """A fixture's body: where a test's write_to_kafka run goes ({topic, hdfs_dir}, the landing dir in a folder of
+    its own); the folder and the query's checkpoint are deleted after the test, the topic and its .dlq too (by
+    ``admin_config``, which may be the secure listener's admin)."""
+    from confluent_kafka.admin import AdminClient
+
+    from include.plans import checkpoint_for
+
+    home = f"/user/{hdfs_user()}/it-{topic}"
+    hdfs_dir = f"{home}/landing"
+    cleanup_hdfs(home)
+    cleanup_hdfs(checkpoint_for(hdfs_user(), "write_to_kafka", topic, hdfs_dir))
+    yield {"topic": topic, "hdfs_dir": hdfs_dir}
+    admin = AdminClient(admin_config)
+    for future in admin.delete_topics([topic, f"{topic}.dlq"], operation_timeout=30).values():
+        future.exception(timeout=30)
