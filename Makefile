@@ -89,7 +89,7 @@ CONF ?= {}
 PYTEST_ARGS ?=
 BENCH_ROWS ?= 2000000
 
-.PHONY: single-only help setup up down status reset run demo ui ui-stop test test-unit test-integration test-faults test-cluster lint format lock clean bench
+.PHONY: single-only help setup up down status reset run demo ui ui-stop test test-unit test-integration test-faults test-long test-cluster lint format lock clean bench
 
 # demo, ui, test, test-faults and bench talk to the single-node stack's addresses (their tests and scripts)
 single-only:
@@ -127,10 +127,14 @@ ui: single-only up ## Airflow UI on http://localhost:8080 + scheduler, dag-proce
 ui-stop: ## stop what 'make ui' started (its supervisord, and what its components started), within 60 s
 	@if [ -x $(PY) ]; then $(DEVSTACK) ui stop; else echo "ui: no .venv, so no UI of this project runs"; fi
 
-test: single-only up ## all tests, on the real stack (unit, DAG integrity, integration)
-	@$(PY) -m pytest $(PYTEST_ARGS)
+test: single-only up ## all tests on the real stack (unit, DAG integrity, integration) but the long fault scenarios (make test-long)
+	@$(PY) -m pytest -m "not long" $(PYTEST_ARGS)
 
-test-faults: single-only up ## only the fault scenarios (kill -9, dead broker/DataNode, hostile rows, timeouts); part of make test
+test-long: single-only up ## the long fault scenarios only (~15 min: 2M-row kills, broker outages, task timeouts; opt-in, like test-cluster)
+	@start=$$(date +%s); $(PY) -m pytest -m long $(PYTEST_ARGS); rc=$$?; \
+	  echo "test-long: pytest exit $$rc after $$(( $$(date +%s) - start ))s"; exit $$rc
+
+test-faults: single-only up ## every fault scenario (kill -9, dead broker/DataNode, hostile rows, timeouts), the long ones included
 	@$(PY) -m pytest tests/integration/test_faults.py $(PYTEST_ARGS)
 
 test-unit: setup ## pure tests only (no services)

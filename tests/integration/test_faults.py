@@ -101,6 +101,7 @@ def test_write_job_killed_mid_write_recovers_on_retry_with_nothing_lost(target, 
     print(f"killed after {killed_at} of {rows} messages; {duplicates} duplicates reported")
 
 
+@pytest.mark.long
 def test_copies_written_by_failed_attempts_are_counted_by_the_run_that_finally_succeeds(target, tmp_path):
     # both attempts of the job are SIGKILLed once they have written part of the batch: the run fails; the next
     # run writes the batch again and must count every copy the failed attempts left (an independent consumer)
@@ -236,6 +237,7 @@ def assert_failed_fast_naming_the_broker(result: DagRun, stopped_at: float) -> N
     assert failed_at is not None and failed_at - stopped_at < 120, (failed_at, stopped_at)
 
 
+@pytest.mark.long
 def test_broker_stopped_mid_write_fails_fast_naming_it_and_a_rerun_loses_nothing(target, tmp_path):
     rows = 300_000
     players = big_csv(tmp_path / "big.csv", rows)
@@ -323,6 +325,7 @@ def test_read_job_killed_mid_stream_recovers_and_the_archive_holds_each_message_
     assert len(rows) == total and len({r[:2] for r in rows}) == total
 
 
+@pytest.mark.long
 def test_a_hanging_job_is_killed_by_the_task_timeout_and_leaves_no_spark_process(target):
     # validate_params refuses a run_seconds that does not fit the timeout (less 2 minutes for Spark to start):
     # the job is planned to end in time, and made to hang by stopping its JVM (SIGSTOP), in each attempt
@@ -413,6 +416,7 @@ def test_a_topic_deleted_and_recreated_between_reads_is_reported_and_handled(
     assert [r for r in rows if r[0] == old_rows[0][0]] == old_rows
 
 
+@pytest.mark.long
 def test_broker_stopped_mid_read_fails_fast_naming_it_and_a_rerun_archives_each_message_once(
     unique, kafka_config, cleanup_topics, cleanup_hdfs, hdfs, tmp_path
 ):
@@ -485,6 +489,7 @@ def test_two_runs_of_one_query_from_two_airflow_databases_never_run_two_drivers(
     assert second_verified["missing"] == 0 and second_verified["duplicates"] == 0
 
 
+@pytest.mark.long
 def test_task_runner_killed_alone_leaves_an_orphan_driver_that_stops_before_the_retry_starts(target, tmp_path):
     # the OOM killer takes the task runner (here the `airflow dags test` process, which runs the task in process)
     # and not its spark-submit: the orphan driver sees the lease's heartbeat stop and exits within the ttl; the
