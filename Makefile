@@ -96,7 +96,7 @@ CONF ?= {}
 PYTEST_ARGS ?=
 BENCH_ROWS ?= 2000000
 
-.PHONY: single-only help setup up down status reset run demo ui ui-stop test test-unit test-integration test-faults test-cluster lint format lock clean bench
+.PHONY: single-only help setup up down status reset run demo ui ui-stop test test-unit test-integration test-faults test-events test-cluster lint format lock clean bench
 
 # demo, ui, test, test-faults and bench talk to the single-node stack's addresses (their tests and scripts)
 single-only:
@@ -139,6 +139,10 @@ test: single-only up ## all tests, on the real stack (unit, DAG integrity, integ
 
 test-faults: single-only up ## only the fault scenarios (kill -9, dead broker/DataNode, hostile rows, timeouts); part of make test
 	@$(PY) -m pytest tests/integration/test_faults.py $(PYTEST_ARGS)
+
+test-events: single-only up ## opt-in: read_from_kafka started by its asset watcher under make ui (bursts, triggerer kill, pause); owns kafka-new-topic (~15 min)
+	@start=$$(date +%s); $(PY) -m pytest tests/events $(PYTEST_ARGS); rc=$$?; \
+	  echo "test-events: pytest exit $$rc after $$(( $$(date +%s) - start ))s"; exit $$rc
 
 test-unit: setup ## pure tests only (no services)
 	@$(PY) -m pytest tests/unit tests/dags $(PYTEST_ARGS)

@@ -83,8 +83,10 @@ def test_the_topic_asset_follows_the_deployment_connection_of_another_cluster(tm
         "dag = bag.dags['read_from_kafka']; "
         "print(json.dumps([[a.uri, repr(a.watchers)] for _, a in dag.timetable.asset_condition.iter_assets()]))"
     )
-    env = {**os.environ, "AIRFLOW_CONN_KAFKA_DEFAULT": json.dumps({"conn_type": "kafka", "extra": {
-        "bootstrap.servers": servers}})}
+    env = {
+        **os.environ,
+        "AIRFLOW_CONN_KAFKA_DEFAULT": json.dumps({"conn_type": "kafka", "extra": {"bootstrap.servers": servers}}),
+    }
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=180)
     assert proc.returncode == 0, proc.stderr[-3000:]
     [[uri, watchers]] = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -55,7 +55,9 @@ def target(unique, cleanup_topics, cleanup_hdfs):
 def test_write_and_read_events_carry_what_the_runs_did_and_a_downstream_dag_checks_them(target, tmp_path):
     csv = tmp_path / "players.csv"
     csv.write_text(DEFAULT_PLAYERS_CSV.read_text().rstrip("\n") + "\nno age here\n")  # one dead letter too
-    write = run_dag("write_to_kafka", {"source_csv": str(csv), "topic": target["topic"], "hdfs_dir": target["hdfs_dir"]})
+    write = run_dag(
+        "write_to_kafka", {"source_csv": str(csv), "topic": target["topic"], "hdfs_dir": target["hdfs_dir"]}
+    )
     assert write.ok, write.tail()
     wrote = latest_event_extra(f"kafka://{BOOTSTRAP}/{target['topic']}")
     assert wrote["run_id"] == run_id_of(write) and wrote["topic"] == target["topic"]
