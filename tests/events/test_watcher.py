@@ -21,7 +21,6 @@ import posixpath
 import signal
 import statistics
 import time
-from datetime import UTC, datetime
 
 import pytest
 
@@ -192,9 +191,9 @@ def test_bursts_of_1_100_and_10000_messages_each_start_a_run_and_are_archived_on
     wait_idle(api)
     for size in (1, 100, 10_000):
         figure = _run_burst(api, size, f"burst-{size}")
-        # one run for the burst, at most one more for messages that arrived during it (never one per message)
-        assert 1 <= figure["runs"] <= 2, figure
-        assert set(figure["run_types"]) <= {"asset_triggered"}, figure
+        # one run for the burst, at most one more for messages that arrived during it (never one per message);
+        # an hourly slot that came due meanwhile is a scheduled run, not counted
+        assert 1 <= figure["run_types"].count("asset_triggered") <= 2, figure
         time.sleep(10)  # a pause between bursts
 
     latencies = [b["latency_s"] for b in FIGURES["bursts"]]
@@ -215,8 +214,9 @@ def _tmp(name: str):
 
 
 def test_a_burst_produced_while_the_triggerer_is_killed_is_archived_by_a_later_run(default_topic, api):
-    """kill -9 of the triggerer between a burst and its run; supervisord starts it again (autorestart) or the
-    test does; the watcher's group had not committed past the burst, so it is redelivered and fires."""
+    """kill -9 of the triggerer, then a burst, then the triggerer started again (as `make ui` would; supervisord
+    does not restart it): the watcher's group had not committed past the burst, so the new triggerer's consumer
+    reads it and fires, once it has taken over the dead one's triggers."""
     wait_idle(api)
     api.set_paused(DAG, False)
     sup = ui.supervisor()
@@ -232,27 +232,48 @@ def test_a_burst_produced_while_the_triggerer_is_killed_is_archived_by_a_later_r
     FIGURES["triggerer_killed"] = {"latency_s": round(done["latency_s"], 1), "archived_by": done["run_id"]}
 
 
+def watchers_registered() -> int:
+    """How many asset watchers Airflow has registered (the UI's metadata database, read only)."""
+    import sqlite3
+
+    url = ui.database_url()
+    assert url.startswith("sqlite:///"), f"this test reads the UI's SQLite database, not {url}"
+    with sqlite3.connect(f"file:{url.removeprefix('sqlite:///')}?mode=ro", uri=True, timeout=30) as db:
+        return db.execute("SELECT count(*) FROM asset_watcher").fetchone()[0]
+
+
+def wait_watchers(count: int, deadline_s: float = WATCHER_DEADLINE_S) -> float:
+    began = time.monotonic()
+    while watchers_registered() != count:
+        assert time.monotonic() - began < deadline_s, f"asset watchers still {watchers_registered()}, not {count}"
+        time.sleep(2)
+    return time.monotonic() - began
+
+
 def test_a_burst_produced_while_the_dag_is_paused_is_archived_after_the_unpause(default_topic, api):
-    """Paused: the watcher is removed (its asset has no unpaused DAG) and no asset event is queued. On unpause
-    the dag-processor registers the watcher again, its group resumes at its committed offset, the burst fires
-    it, and an asset-triggered run archives the burst."""
+    """Paused: the dag-processor removes the watcher at its next parse of the file (its asset has no unpaused
+    DAG) and Airflow queues no run for a paused DAG. A burst produced after that stays behind the watcher group's
+    committed offset; on unpause the dag-processor registers the watcher again, its consumer resumes there, the
+    burst fires it, and an asset-triggered run archives it."""
     wait_idle(api)
     api.set_paused(DAG, True)
-    time.sleep(15)
+    FIGURES["paused"] = {"watcher_removed_after_s": round(wait_watchers(0), 1)}
     sent_at = burst(20, "while-paused")
     end = _end_offset()
-    time.sleep(10)
+    time.sleep(15)
     assert archived_up_to(api)[0] < end, "archived while paused?"
-    unpaused_at = datetime.now(UTC)
+    assert not api.active_runs(DAG)
+    unpaused_at = time.time()
     api.set_paused(DAG, False)
+    FIGURES["paused"]["watcher_back_after_s"] = round(wait_watchers(1), 1)
     done = wait_archived(api, end, sent_at)
     run = api.run(DAG, done["run_id"])
-    FIGURES["paused"] = {
-        "latency_from_unpause_s": round(_when(run["end_date"]).timestamp() - unpaused_at.timestamp(), 1),
+    FIGURES["paused"] |= {
+        "latency_from_unpause_s": round(_when(run["end_date"]).timestamp() - unpaused_at, 1),
         "archived_by": done["run_id"],
         "run_type": run["run_type"],
     }
-    api.set_paused(DAG, True)
+    assert run["run_type"] == "asset_triggered", FIGURES["paused"]
 
 
 def test_an_unreachable_broker_is_a_clear_error_in_the_triggerers_log_and_the_watcher_recovers(default_topic, api):
