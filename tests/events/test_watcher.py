@@ -213,6 +213,46 @@ def test_bursts_of_1_100_and_10000_messages_each_start_a_run_and_are_archived_on
     assert archived == topic
 
 
+def test_messages_arriving_during_a_run_start_exactly_one_more(default_topic, api):
+    """A run goes; five bursts arrive while it runs (each fires the watcher): Airflow keeps one queued entry per
+    asset and DAG and holds asset-triggered runs at max_active_runs (1), so they start one more run, not five."""
+    wait_idle(api)
+    start = (ui.ui_dir() / "triggerer.log").stat().st_size
+    api.set_paused(DAG, False)
+    if watchers_registered() == 0:
+        wait_for_watcher(api, start)
+    time.sleep(10)  # an hourly slot due at the unpause runs first
+    wait_idle(api)
+    before = {r["dag_run_id"] for r in runs(api)}
+    sent_at = burst(1, "starts-a-run")
+    deadline = time.monotonic() + ARCHIVE_DEADLINE_S
+    while not [
+        r
+        for r in runs(api)
+        if r["dag_run_id"] not in before and r["state"] == "running" and r["run_type"] == "asset_triggered"
+    ]:
+        assert time.monotonic() < deadline, "the burst started no run"
+        time.sleep(1)
+    fired = 0
+    for i in range(5):
+        burst(3, f"during-the-run-{i}")
+        fired += 1
+        time.sleep(3)
+        if not api.active_runs(DAG):
+            break
+    end = _end_offset()
+    done = wait_archived(api, end, sent_at)
+    time.sleep(QUIET_S)
+    wait_idle(api)
+    new = [r for r in runs(api) if r["dag_run_id"] not in before]
+    types = sorted(r["run_type"] for r in new)
+    FIGURES["during_a_run"] = {"bursts_during_the_run": fired, "runs": types, "archived_by": done["run_id"]}
+    assert fired >= 2, "the run ended before two bursts arrived: nothing tested"
+    assert types.count("asset_triggered") == 2, FIGURES["during_a_run"]
+    for r in new:
+        assert r["state"] == "success", api.explain(DAG, r["dag_run_id"])
+
+
 def _tmp(name: str):
     import tempfile
     from pathlib import Path
