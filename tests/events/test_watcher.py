@@ -260,23 +260,30 @@ def _tmp(name: str):
     return Path(tempfile.mkdtemp(prefix=f"test-events-{name}-"))
 
 
-def test_a_burst_produced_while_the_triggerer_is_killed_is_archived_by_a_later_run(default_topic, api):
-    """kill -9 of the triggerer, then a burst, then the triggerer started again (as `make ui` would; supervisord
-    does not restart it): the watcher's group had not committed past the burst, so the new triggerer's consumer
-    reads it and fires, once it has taken over the dead one's triggers."""
+@pytest.mark.parametrize("order", ["kill-then-produce", "produce-then-kill"])
+def test_a_burst_around_a_killed_triggerer_is_archived_by_a_later_run(default_topic, api, order):
+    """kill -9 of the triggerer just before a burst, or just after it (while its watcher may hold the messages
+    with their event not yet stored); then the triggerer started again (as `make ui` would; supervisord does not
+    restart it). The watcher's group never committed past an event that was not stored, so the new triggerer's
+    consumer reads the burst again and fires, once it has taken over the dead one's triggers; or the event was
+    stored before the kill and its run archives the burst. Either way a later run archives it."""
     wait_idle(api)
     api.set_paused(DAG, False)
     sup = ui.supervisor()
     pid = sup.program_pid("triggerer")
     assert pid, "no triggerer running"
-    os.killpg(os.getpgid(pid), signal.SIGKILL)
-    sent_at = burst(50, "while-triggerer-dead")
+    if order == "kill-then-produce":
+        os.killpg(os.getpgid(pid), signal.SIGKILL)
+        sent_at = burst(50, "while-triggerer-dead")
+    else:
+        sent_at = burst(50, "just-before-the-kill")
+        os.killpg(os.getpgid(pid), signal.SIGKILL)
     end = _end_offset()
     time.sleep(5)
     if not sup.program_pid("triggerer"):
         sup.start("triggerer")
     done = wait_archived(api, end, sent_at)
-    FIGURES["triggerer_killed"] = {"latency_s": round(done["latency_s"], 1), "archived_by": done["run_id"]}
+    FIGURES[f"triggerer_killed_{order}"] = {"latency_s": round(done["latency_s"], 1), "archived_by": done["run_id"]}
 
 
 def watchers_registered() -> int:
