@@ -30,6 +30,11 @@ export SPARK_LOCAL_IP := 127.0.0.1
 # KAFKA_MTLS_PORT=39094 KAFKA_CONTROLLER_PORT=39192 NAMENODE_RPC_PORT=38020 NAMENODE_HTTP_PORT=39870 DATANODE_PORT=39866
 # DATANODE_HTTP_PORT=39864 DATANODE_IPC_PORT=39867 (the connections below follow the first six).
 PROFILE ?= single
+# read_from_kafka's asset watcher (docs/events.md): its own group, offsets committed by the provider's ack channel
+# only (auto-commit off, or the provider refuses to start), an error_cb that logs an unreachable broker, which the
+# provider resolves only when listed in [apache_kafka] callback_allowlist
+WATCHER_EXTRA := "group.id": "kafka-spark-airflow-watcher", "enable.auto.commit": "false", "auto.offset.reset": "earliest", "error_cb": "include.kafka.arrival.log_client_error"
+export AIRFLOW__APACHE_KAFKA__CALLBACK_ALLOWLIST ?= include.kafka.arrival.log_client_error
 # make test-cluster is always about the cluster
 ifneq ($(filter test-cluster,$(MAKECMDGOALS)),)
 PROFILE := cluster
@@ -55,6 +60,7 @@ SPARK_SUBMIT_OPTS := $(shell [ -x $(PY) ] && $(PY) -m devstack.cds --java-option
 endif
 export SPARK_SUBMIT_OPTS
 export AIRFLOW_CONN_KAFKA_DEFAULT ?= {"conn_type": "kafka", "extra": {"bootstrap.servers": "localhost:$(KAFKA_PORT)"}}
+export AIRFLOW_CONN_KAFKA_WATCHER ?= {"conn_type": "kafka", "extra": {"bootstrap.servers": "localhost:$(KAFKA_PORT)", $(WATCHER_EXTRA)}}
 export AIRFLOW_CONN_WEBHDFS_DEFAULT ?= {"conn_type": "webhdfs", "host": "localhost", "port": $(NAMENODE_HTTP_PORT), "login": "$(HDFS_USER)", "extra": {"hdfs_uri": "hdfs://localhost:$(NAMENODE_RPC_PORT)"}}
 export AIRFLOW_CONN_SPARK_DEFAULT ?= {"conn_type": "spark", "host": "local[*]", "extra": {"deploy-mode": "client", "spark-binary": "spark-submit"}}
 else ifeq ($(PROFILE),cluster)
@@ -62,6 +68,7 @@ else ifeq ($(PROFILE),cluster)
 AIRFLOW_HOME := $(ROOT)/.airflow/cluster
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN := sqlite:///$(AIRFLOW_HOME)/airflow.db
 export AIRFLOW_CONN_KAFKA_DEFAULT ?= {"conn_type": "kafka", "extra": {"bootstrap.servers": "localhost:29092,localhost:29094,localhost:29096"}}
+export AIRFLOW_CONN_KAFKA_WATCHER ?= {"conn_type": "kafka", "extra": {"bootstrap.servers": "localhost:29092,localhost:29094,localhost:29096", $(WATCHER_EXTRA)}}
 export AIRFLOW_CONN_WEBHDFS_DEFAULT ?= {"conn_type": "webhdfs", "host": "localhost", "port": 29870, "login": "$(HDFS_USER)", "extra": {"hdfs_uri": "hdfs://localhost:28020"}}
 export AIRFLOW_CONN_SPARK_DEFAULT ?= {"conn_type": "spark", "host": "spark://localhost:7077", "extra": {"deploy-mode": "client", "spark-binary": "spark-submit"}}
 # spark-submit's defaults for this cluster (executor size), as a gateway machine has them
@@ -89,7 +96,7 @@ CONF ?= {}
 PYTEST_ARGS ?=
 BENCH_ROWS ?= 2000000
 
-.PHONY: single-only help setup up down status reset run demo ui ui-stop test test-unit test-integration test-faults test-long test-cluster lint format lock clean bench
+.PHONY: single-only help setup up down status reset run demo ui ui-stop test test-unit test-integration test-faults test-long test-events test-cluster lint format lock clean bench
 
 # demo, ui, test, test-faults and bench talk to the single-node stack's addresses (their tests and scripts)
 single-only:
@@ -136,6 +143,10 @@ test-long: single-only up ## the long fault scenarios only (~15 min: 2M-row kill
 
 test-faults: single-only up ## every fault scenario (kill -9, dead broker/DataNode, hostile rows, timeouts), the long ones included
 	@$(PY) -m pytest tests/integration/test_faults.py $(PYTEST_ARGS)
+
+test-events: single-only up ## opt-in: read_from_kafka started by its asset watcher under make ui (bursts, triggerer kill, pause); owns kafka-new-topic (~15 min)
+	@start=$$(date +%s); $(PY) -m pytest tests/events $(PYTEST_ARGS); rc=$$?; \
+	  echo "test-events: pytest exit $$rc after $$(( $$(date +%s) - start ))s"; exit $$rc
 
 test-unit: setup ## pure tests only (no services)
 	@$(PY) -m pytest tests/unit tests/dags $(PYTEST_ARGS)

@@ -25,7 +25,11 @@ Connections: the Spark job reads as `kafka_conn_id`; `create_topic`, `produce_me
 `kafka_conn_id=kafka_secure_reader`, `kafka_admin_conn_id=kafka_secure_admin`; `create_topic` also checks that
 the reader may read the topic.
 
-Runs hourly, and whenever `write_to_kafka` has written the default topic (asset `kafka://localhost:9092/kafka-new-topic`).
+Runs hourly; whenever `write_to_kafka` has written the default topic; and when messages arrive in it (an
+asset watcher in the triggerer: one run per burst, one more for what arrives during a run). The asset is
+`kafka://<first broker of kafka_default>/kafka-new-topic`, named from the deployment's connection. Each
+successful run updates the archive's asset (`hdfs://.../<output_dir>`) with what it archived: the offset ranges,
+the row count, the files (docs/events.md).
 """
 
 from __future__ import annotations
@@ -34,15 +38,29 @@ from datetime import timedelta
 
 import pendulum
 from airflow.providers.apache.kafka.operators.produce import ProduceToTopicOperator
-from airflow.sdk import Asset, Param, dag, task
+from airflow.sdk import Asset, AssetAlias, AssetWatcher, Param, dag, task
 from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
 from kafka_spark_submit import KafkaSparkSubmitOperator
+from topic_arrival import TopicArrivalTrigger
 
-from include.config import DEFAULT_BOOTSTRAP, DEFAULT_TOPIC, SPARK_CONF, SPARK_CONN_ID, SPARK_JOB_TIMEOUT
+from include.assets import TOPIC_ARCHIVES_ALIAS, deployment_topic_asset_uri
+from include.config import DEFAULT_TOPIC, SPARK_CONF, SPARK_CONN_ID, SPARK_JOB_TIMEOUT, WATCHER_CONN_ID
 from include.params import kafka_connection_params, topic_param, trigger_params, xcom
-from include.plans import topic_asset_uri
 from include.spark_app import application
+
+# the default topic's asset, named from the deployment's connection when this file is parsed; write_to_kafka
+# updates it, and the watcher does when messages arrive (plugins/topic_arrival.py)
+TOPIC = Asset(
+    deployment_topic_asset_uri(DEFAULT_TOPIC),
+    watchers=[
+        AssetWatcher(
+            name=f"{DEFAULT_TOPIC}-arrivals",
+            trigger=TopicArrivalTrigger(topics=[DEFAULT_TOPIC], kafka_config_id=WATCHER_CONN_ID),
+        )
+    ],
+)
+ARCHIVES = AssetAlias(TOPIC_ARCHIVES_ALIAS)
 
 
 @dag(
@@ -51,7 +69,7 @@ from include.spark_app import application
     doc_md=__doc__,
     schedule=AssetOrTimeSchedule(
         timetable=CronTriggerTimetable("0 * * * *", timezone="UTC"),
-        assets=Asset(topic_asset_uri(DEFAULT_BOOTSTRAP, DEFAULT_TOPIC)),
+        assets=TOPIC,
     ),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
@@ -115,11 +133,19 @@ def read_from_kafka():
 
         return read.record_offsets(plan).to_dict()
 
-    @task(retries=0)
+    @task(retries=0, outlets=[ARCHIVES])
     def verify_sink(plan: dict, recorded: dict) -> dict:
+        """On success, the archive's asset event, with what this run archived as its extra."""
+        from airflow.sdk import Asset, get_current_context
+
+        from include.assets import archive_asset_uri
         from include.pipeline import read
 
-        return read.verify(plan, recorded)
+        context = get_current_context()
+        result = read.verify(plan, recorded, run_id=context["run_id"])
+        uri = archive_asset_uri(plan["hdfs_uri"], plan["output_dir"])
+        context["outlet_events"][ARCHIVES].add(Asset(uri), extra=result["event"])
+        return result
 
     plan = validate_params()
     topic = create_topic(plan)

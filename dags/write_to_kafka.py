@@ -43,11 +43,12 @@ from airflow.sdk import AssetAlias, Param, dag, task
 from expected_messages import ExpectedMessagesSensor
 from kafka_spark_submit import KafkaSparkSubmitOperator
 
+from include.assets import TOPIC_WRITES_ALIAS
 from include.config import DEFAULT_PLAYERS_CSV, SPARK_CONF, SPARK_CONN_ID, SPARK_JOB_TIMEOUT
 from include.params import kafka_connection_params, topic_param, trigger_params, xcom
 from include.spark_app import application
 
-TOPIC_WRITES = AssetAlias("kafka-topic-writes")
+TOPIC_WRITES = AssetAlias(TOPIC_WRITES_ALIAS)
 
 
 @dag(

@@ -26,12 +26,12 @@ TOPIC_CHARS = "A-Za-z0-9._-"
 # job's command line would take it for an option) nor '__' (Kafka's internal topics, e.g. __consumer_offsets).
 # The same regex in Python and in the UI's JSON-schema form (a lookahead both understand).
 TOPIC_PATTERN = rf"^(?!-|__)[{TOPIC_CHARS}]{{1,{KAFKA_TOPIC_MAX_CHARS - len(DLQ_SUFFIX)}}}$"
-# The asset that schedules read_from_kafka names a broker: a DAG's schedule is fixed when its file is parsed.
-DEFAULT_BOOTSTRAP = "localhost:9092"
 # Every consumer group of this project starts with this (Spark's groupIdPrefix, the verifiers' groups): the
 # secure listener's reader ACL is PREFIXED on it.
 GROUP_PREFIX = "kafka-spark-airflow"
 SPARK_GROUP_ID_PREFIX = f"{GROUP_PREFIX}-spark"
+# read_from_kafka's asset watcher (plugins/topic_arrival.py): the group its connection must name, its own
+WATCHER_GROUP_ID = f"{GROUP_PREFIX}-watcher"
 
 # ---- Airflow connections ----------------------------------------------------------------------------------
 KAFKA_CONN_ID = "kafka_default"
@@ -41,6 +41,8 @@ SECURE_WRITER_CONN_ID = "kafka_secure_writer"
 SECURE_READER_CONN_ID = "kafka_secure_reader"
 # the local stack's mTLS principal: a client certificate on the SSL listener that requires one
 MTLS_WRITER_CONN_ID = "kafka_mtls_writer"
+# the watcher's: the deployment's brokers, group.id WATCHER_GROUP_ID, enable.auto.commit false (docs/events.md)
+WATCHER_CONN_ID = "kafka_watcher"
 WEBHDFS_CONN_ID = "webhdfs_default"
 SPARK_CONN_ID = "spark_default"
 

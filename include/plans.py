@@ -32,7 +32,13 @@ from include.policy import Policy, check_conn_ids, check_hdfs_dir, check_source_
 
 
 def topic_asset_uri(bootstrap_servers: str, topic: str) -> str:
-    return f"kafka://{bootstrap_servers.split(',')[0].strip()}/{topic}"
+    """The asset of ``topic`` on the cluster a connection's ``bootstrap.servers`` names: ``kafka://<server>/<topic>``
+    (the Kafka provider's URI form), the server being the first of the list once its entries are trimmed,
+    lower-cased and sorted, so that two connections listing the same brokers in another order name one asset."""
+    servers = sorted(s.strip().lower() for s in bootstrap_servers.split(",") if s.strip())
+    if not servers:
+        raise ValueError(f"no bootstrap server in {bootstrap_servers!r}: a Kafka connection's extra needs one")
+    return f"kafka://{servers[0]}/{topic}"
 
 
 def resolve_hdfs_dir(path: str, user: str, what: str) -> str:

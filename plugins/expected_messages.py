@@ -162,12 +162,17 @@ class ExpectedMessagesSensor(BaseSensorOperator):
         for line in summary["diff"]:
             self.log.info("%s", line)
         write.check({**self.plan, "fail_on_duplicates": self.fail_on_duplicates}, summary)
-        self._emit_topic_asset(context)
+        self._emit_topic_asset(context, summary)
         return counts
 
-    def _emit_topic_asset(self, context: Any) -> None:
+    def _emit_topic_asset(self, context: Any, summary: dict) -> None:
+        """The topic's asset event, through the alias among the outlets, with what this run wrote as its extra
+        (include/assets.py)."""
         from airflow.sdk import Asset
 
+        from include.assets import write_event_extra
+
+        extra = write_event_extra(self.plan, self.recorded, summary, context["run_id"])
         for outlet in self.outlets or []:
             if type(outlet).__name__ == "AssetAlias":
-                context["outlet_events"][outlet].add(Asset(self.plan["asset_uri"]))
+                context["outlet_events"][outlet].add(Asset(self.plan["asset_uri"]), extra=extra)

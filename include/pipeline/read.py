@@ -5,7 +5,8 @@
     (ProduceToTopicOperator: plan.messages)               produce_messages
     record_offsets(plan)              -> ReadRecord      record_offsets (its spark_args: the job's arguments)
     (spark-submit jobs/read_from_kafka.py recorded.spark_args)  submit_read_job
-    verify(plan, recorded)            -> dict            verify_sink (raises on a wrong archive)
+    verify(plan, recorded)            -> dict            verify_sink (raises on a wrong archive; its "event":
+                                                         the archive asset event's extra)
 
 Each step takes the plan (the dataclass, or its XCom dict) and optional ``Connections`` (default: the
 Airflow connections the plan names). Kafka admin work uses ``kafka_admin_conn_id``; the job's own connection
@@ -18,6 +19,7 @@ import logging
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Self
 
+from include.assets import read_event_extra
 from include.connections import AIRFLOW_CONNECTIONS, Connections
 from include.hdfs import archive as hdfs_archive
 from include.hdfs import client, spark_logs
@@ -139,6 +141,7 @@ def verify(
     recorded: ReadRecord | dict,
     connections: Connections = AIRFLOW_CONNECTIONS,
     stall_s: float = 120,
+    run_id: str | None = None,
 ) -> dict:
     """This run's range (where the checkpoint stood before the job -> where it stands now) is in the files its
     batches committed, each message once with its exact bytes and headers, and nothing else; the query read at
@@ -167,7 +170,7 @@ def verify(
     ranges = verify_read.run_ranges(before, started, after, recorded.low, recorded.floor)
     batch_after = spark_logs.last_committed_batch(hdfs, plan.archive_checkpoint)
     files = hdfs_archive.committed_files(hdfs, plan.output_dir, recorded.batch_before, batch_after)
-    return verify_read.check_run(
+    result = verify_read.check_run(
         config,
         client.file_system(settings),
         plan.topic,
@@ -177,3 +180,5 @@ def verify(
         recorded.topic_id,
         stall_s=stall_s,
     ) | {"batches": [recorded.batch_before + 1, batch_after]}
+    # what the archive's asset event carries (include/assets.py): only once the run is proven
+    return result | {"event": read_event_extra(plan.to_dict(), result, files, run_id or "")}

@@ -226,6 +226,7 @@ class WriteReport:
     kinds: tuple[KindResult, KindResult]
     ingested: dict | None = None  # where_taken
     naming_passes: int = 0
+    ranges: dict | None = None  # what was read: {topic: {partition: (from, to)}}
 
     @property
     def duplicates(self) -> int:
@@ -248,6 +249,7 @@ class WriteReport:
             "duplicates": self.duplicates,
             "naming_passes": self.naming_passes,
             "ingested": self.ingested,
+            "ranges": {t: {str(p): list(r) for p, r in parts.items()} for t, parts in (self.ranges or {}).items()},
             "diff": valid.lines(KIND_NAMES[VALID]) + dead.lines(KIND_NAMES[DEAD]),
         }
 
@@ -382,7 +384,7 @@ def verify_write(
         dlq_topic,
         time.monotonic() - started,
     )
-    return compare(
+    report = compare(
         expectation.digests,
         actual,
         lambda: expected_rows(hdfs, expectation.files),
@@ -390,6 +392,8 @@ def verify_write(
         expectation.files,
         cap,
     )
+    report.ranges = ranges
+    return report
 
 
 def where_taken(hdfs, checkpoint: str, path: str, files_this_run: list[str]) -> dict:

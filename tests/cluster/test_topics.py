@@ -40,3 +40,57 @@ def test_a_topic_whose_min_insync_replicas_exceeds_its_replicas_is_refused(kafka
     admin.create_topics([NewTopic(topic, 1, 2, config={"min.insync.replicas": "3"})])[topic].result(timeout=30)
     with pytest.raises(TopicMismatch, match=r"min\.insync\.replicas=3 but replication factor 2"):
         ensure_topic(kafka_config, topic, None, None)
+
+
+def test_write_to_kafka_triggers_read_from_kafka_through_the_clusters_asset(unique, cleanup_hdfs, hdfs):
+    """#18 point 4 on the cluster profile: read_from_kafka, parsed with the cluster's kafka_default (three
+    brokers), is scheduled on kafka://localhost:29092/kafka-new-topic, and a write_to_kafka run there updates
+    that very asset: Airflow queues a read_from_kafka run for it (asset_dag_run_queue). For the lead to run
+    (`make test-cluster`); written, not run, on the branch that added it."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from airflow.models.asset import AssetDagRunQueue, AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import delete, select
+
+    from include.config import DEFAULT_PLAYERS_CSV, DEFAULT_TOPIC
+    from include.plans import topic_asset_uri
+    from tests.support.airflow import run_dag
+    from tests.support.stack import ROOT, hdfs_user
+
+    servers = json.loads(os.environ["AIRFLOW_CONN_KAFKA_DEFAULT"])["extra"]["bootstrap.servers"]
+    uri = topic_asset_uri(servers, DEFAULT_TOPIC)
+    assert uri == "kafka://localhost:29092/kafka-new-topic"
+    airflow = str(Path(sys.executable).parent / "airflow")
+    for args in (["dags", "reserialize"], ["dags", "unpause", "read_from_kafka"]):
+        proc = subprocess.run([airflow, *args], capture_output=True, text=True, timeout=300, cwd=ROOT)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    with create_session() as session:
+        asset_id = session.scalar(select(AssetModel.id).where(AssetModel.uri == uri))
+        assert asset_id is not None, f"read_from_kafka is not scheduled on {uri}"
+        session.execute(delete(AssetDagRunQueue).where(AssetDagRunQueue.asset_id == asset_id))
+    home = f"/user/{hdfs_user()}/cluster-assets-{unique}"
+    cleanup_hdfs(home)
+    try:
+        write = run_dag(
+            "write_to_kafka",
+            {"source_csv": str(DEFAULT_PLAYERS_CSV), "topic": DEFAULT_TOPIC, "hdfs_dir": f"{home}/landing"},
+        )
+        assert write.ok, write.tail()
+        with create_session() as session:
+            extra = session.scalar(
+                select(AssetEvent.extra).where(AssetEvent.asset_id == asset_id).order_by(AssetEvent.id.desc()).limit(1)
+            )
+            queued = session.scalars(
+                select(AssetDagRunQueue.target_dag_id).where(AssetDagRunQueue.asset_id == asset_id)
+            ).all()
+        assert extra["topic"] == DEFAULT_TOPIC and extra["rows"]["valid"] > 0
+        assert "read_from_kafka" in queued, f"no read_from_kafka run queued for {uri}: {queued}"
+    finally:
+        subprocess.run([airflow, "dags", "pause", "read_from_kafka"], capture_output=True, timeout=300, cwd=ROOT)
+        with create_session() as session:
+            session.execute(delete(AssetDagRunQueue).where(AssetDagRunQueue.target_dag_id == "read_from_kafka"))

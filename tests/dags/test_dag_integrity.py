@@ -51,9 +51,71 @@ def test_write_dag_task_order(dagbag):
         assert downstream in dag.get_task(upstream).downstream_task_ids
 
 
-def test_read_dag_is_scheduled_on_time_or_the_topic_asset(dagbag):
+def _scheduling_assets(dag) -> dict:
+    return {asset.uri: asset for _, asset in dag.timetable.asset_condition.iter_assets()}
+
+
+def test_read_dag_is_scheduled_on_time_or_the_topic_asset_named_from_kafka_default(dagbag):
+    import json
+    import os
+
+    servers = json.loads(os.environ["AIRFLOW_CONN_KAFKA_DEFAULT"])["extra"]["bootstrap.servers"]
     dag = dagbag.dags["read_from_kafka"]
-    assert "kafka://localhost:9092/kafka-new-topic" in repr(dag.timetable.asset_condition)
+    assets = _scheduling_assets(dag)
+    assert list(assets) == [f"kafka://{servers.split(',')[0]}/kafka-new-topic"]
+
+
+def test_the_topic_asset_follows_the_deployment_connection_of_another_cluster(tmp_path):
+    """The DAG parsed where kafka_default names three brokers (the cluster profile's, in another order): its
+    asset is the one write_to_kafka's plans name there (kafka://<first of the sorted brokers>/<topic>)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from include.plans import topic_asset_uri
+
+    servers = "LOCALHOST:29096, localhost:29092,localhost:29094"
+    code = (
+        "import json; from airflow.dag_processing.dagbag import DagBag; "
+        f"bag = DagBag(dag_folder={str(DAGS / 'read_from_kafka.py')!r}); "
+        "assert not bag.import_errors, bag.import_errors; "
+        "dag = bag.dags['read_from_kafka']; "
+        "print(json.dumps([[a.uri, repr(a.watchers)] for _, a in dag.timetable.asset_condition.iter_assets()]))"
+    )
+    env = {
+        **os.environ,
+        "AIRFLOW_CONN_KAFKA_DEFAULT": json.dumps({"conn_type": "kafka", "extra": {"bootstrap.servers": servers}}),
+    }
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    [[uri, watchers]] = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert uri == "kafka://localhost:29092/kafka-new-topic" == topic_asset_uri("localhost:29092,x:1", "kafka-new-topic")
+    assert "topic_arrival.TopicArrivalTrigger" in watchers
+    assert "'topics': ['kafka-new-topic']" in watchers and "'kafka_config_id': 'kafka_watcher'" in watchers
+
+
+def test_a_missing_kafka_connection_fails_the_parse_naming_it():
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from airflow.dag_processing.dagbag import DagBag; "
+        f"bag = DagBag(dag_folder={str(DAGS / 'read_from_kafka.py')!r}); "
+        "print(list(bag.import_errors.values())[0])"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "AIRFLOW_CONN_KAFKA_DEFAULT"}
+    env["AIRFLOW__SECRETS__BACKEND"] = ""  # nor the local stack's backend
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=180)
+    assert "the Kafka connection 'kafka_default' names the topic's asset" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_verify_sink_updates_the_archive_alias_and_verify_messages_the_topic_alias(dagbag):
+    read_outlets = dagbag.dags["read_from_kafka"].get_task("verify_sink").outlets
+    write_outlets = dagbag.dags["write_to_kafka"].get_task("verify_messages").outlets
+    assert [o.name for o in read_outlets] == ["kafka-topic-archives"]
+    assert [o.name for o in write_outlets] == ["kafka-topic-writes"]
 
 
 @pytest.mark.parametrize("dag_id", ["write_to_kafka", "read_from_kafka"])
