@@ -23,7 +23,7 @@ def spark_submit_jvms(marker: str) -> list[psutil.Process]:
 class DriverMonitor:
     """Samples the driver JVMs of ``marker`` every 0.1 s from a thread while the ``with`` block runs: the most
     that ran at one time, and every driver seen. Only the driver JVM counts, not what spark-class runs while
-    it starts (its shell, the shell reading the launcher, the launcher JVM)."""
+    it starts (its shell, the shell reading the launcher, the launcher JVM), nor what the driver forks."""
 
     def __init__(self, marker: str) -> None:
         import threading
@@ -37,16 +37,19 @@ class DriverMonitor:
         import psutil
 
         while not self._stop.wait(0.1):
-            pids = set()
+            parents = {}
             for proc in spark_submit_jvms(self.marker):
                 try:
                     cmd = proc.cmdline()
                     driver = cmd and cmd[0].endswith("java") and "org.apache.spark.launcher.Main" not in cmd
                     if driver and proc.status() != psutil.STATUS_ZOMBIE:
-                        pids.add(proc.pid)
+                        parents[proc.pid] = proc.ppid()
                         self.described.setdefault(proc.pid, f"ppid {proc.ppid()}: {' '.join(cmd)[:300]}")
                 except psutil.NoSuchProcess:
                     pass
+            # a driver starting its Python worker forks itself: until the child execs, it has the driver's command
+            # line (seen under load); a child of a driver is not a second driver
+            pids = {pid for pid, ppid in parents.items() if ppid not in parents}
             self.seen |= pids
             self.most_at_once = max(self.most_at_once, len(pids))
 
