@@ -84,7 +84,9 @@ def test_committed_transactions_are_archived_aborted_ones_never_and_an_open_one_
 ):
     topic = f"tx-{unique}"
     output_dir, _ = new_read_target(topic, kafka_config, 1, 1, cleanup_topics, cleanup_hdfs)
-    tx = producer({"transactional.id": f"tx-{unique}"})
+    # the transaction stays open across a whole DAG run: librdkafka's default timeout (60 s) would let the broker
+    # abort it (and fence this producer) on a loaded machine
+    tx = producer({"transactional.id": f"tx-{unique}", "transaction.timeout.ms": "600000"})
     tx.init_transactions(30)
     for values, end in ((["c1", "c2", "c3"], tx.commit_transaction), (["a1", "a2"], tx.abort_transaction)):
         tx.begin_transaction()
