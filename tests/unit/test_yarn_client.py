@@ -1,0 +1,36 @@
+"""include/yarn.py without a ResourceManager: what it reads from spark-submit's output and from a connection, and
+the error that names an unreachable ResourceManager (a real refused port)."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from include import yarn
+
+
+def test_the_application_id_is_found_in_spark_submits_yarn_client_lines():
+    line = "25/12/03 08:00:01 INFO Client: Submitted application application_1764748800123_0007"
+    assert yarn.application_id(line) == "application_1764748800123_0007"
+    assert yarn.application_id("INFO Client: Application report for application_1_2 (state: ACCEPTED)") == (
+        "application_1_2"
+    )
+    assert yarn.application_id("INFO SparkContext: Running Spark version 4.2.0") is None
+    assert yarn.application_id("spark.yarn.application_tags=x") is None
+
+
+def test_the_resourcemanager_address_comes_from_the_connections_extra():
+    assert yarn.rm_url({"yarn_resourcemanager_webapp_address": "rm:8088"}) == "http://rm:8088"
+    assert yarn.rm_url({"yarn_resourcemanager_webapp_address": "https://rm:8090/"}) == "https://rm:8090"
+    with pytest.raises(yarn.YarnError, match="yarn_resourcemanager_webapp_address"):
+        yarn.rm_url({"deploy-mode": "cluster"})
+    assert yarn.is_yarn("yarn") and not yarn.is_yarn("spark://localhost:7077") and not yarn.is_yarn(None)
+
+
+def test_an_unreachable_resourcemanager_is_named_with_host_and_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again before the request: refused
+    with pytest.raises(yarn.YarnError, match=rf"ResourceManager http://127.0.0.1:{port} unreachable"):
+        yarn.kill(f"http://127.0.0.1:{port}", "application_1_1", deadline_s=1)
