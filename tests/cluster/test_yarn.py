@@ -276,3 +276,67 @@ def test_a_retry_never_runs_beside_its_predecessor_even_when_the_task_died_witho
     assert "took over stale lease" in retry.output or "waiting" in retry.output, retry.tail(120)
     arrived = {(k.decode(), v.decode()) for k, v, _, _ in consume_all(target["topic"], 300, BOOTSTRAP)}
     assert arrived == set(players)
+
+
+CLIENT_FILE_PROBE = """
+import sys
+from pyspark.sql import SparkSession
+from jobs.streaming import kafka_client_options
+
+spark = SparkSession.builder.getOrCreate()  # a cluster-mode ApplicationMaster waits for the driver's context
+
+options = kafka_client_options(sys.argv[1])  # refuses a file others may read
+print("kafka client options in the driver:", sorted(options), "secret-" in options.get("kafka.sasl.jaas.config", ""))
+spark.stop()
+"""
+
+
+def test_in_cluster_mode_the_kafka_client_file_reaches_the_driver_private_and_never_in_argv_or_logs(tmp_path):
+    """The operator's cluster-mode shipping (--files <0600 file>#kafka-client.json, --kafka-client-config
+    kafka-client.json), with spark-submit and the jobs' own reader in a real YARN container: the file arrives
+    readable by its user only (the reader refuses anything else), and the secret is in no argv and no log."""
+    import subprocess
+    import sys
+    import uuid
+    from pathlib import Path
+
+    from include.kafka.security import private_client_file
+    from include.spark_app import jobs_archive
+    from plugins.kafka_spark_submit import SHIPPED_CLIENT_FILE
+
+    secret = f"secret-{uuid.uuid4().hex}"
+    options = {
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanism": "SCRAM-SHA-512",
+        "sasl.jaas.config": "org.apache.kafka.common.security.scram.ScramLoginModule required "
+        f'username="w" password="{secret}";',
+    }
+    probe = tmp_path / "probe.py"
+    probe.write_text(CLIENT_FILE_PROBE)
+    with private_client_file(options) as path:
+        cmd = [
+            str(Path(sys.executable).parent / "spark-submit"),
+            *("--master", "yarn", "--deploy-mode", "cluster", "--name", "client-file-probe"),
+            *("--py-files", str(jobs_archive()), "--files", f"{path}#{SHIPPED_CLIENT_FILE}"),
+            *("--conf", "spark.yarn.submit.waitAppCompletion=true"),
+            str(probe),
+            SHIPPED_CLIENT_FILE,
+        ]
+        proc = subprocess.run(
+            cmd,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "HADOOP_CONF_DIR": str(nodes.yarn_conf_dir())},
+        )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-5000:]
+    assert secret not in " ".join(cmd) and secret not in output
+    [app] = list(dict.fromkeys(re.findall(r"application_\d+_\d+", output)))
+    assert yarn.app_state(RM, app).final_status == "SUCCEEDED"
+    logs = list(CLUSTER.profile.data_dir.glob(f"yarn/nodemanager-*/logs/{app}/*/*"))
+    assert logs, f"no container logs of {app}"
+    text = "".join(p.read_text(errors="replace") for p in logs if p.is_file())
+    assert "kafka client options in the driver: ['kafka.sasl.jaas.config', 'kafka.sasl.mechanism', " in text
+    assert "True" in text.split("kafka client options in the driver:", 1)[1].splitlines()[0]
+    assert secret not in text, "the secret is in a container's log"
