@@ -34,3 +34,50 @@ def test_an_unreachable_resourcemanager_is_named_with_host_and_port():
         port = sock.getsockname()[1]  # closed again before the request: refused
     with pytest.raises(yarn.YarnError, match=rf"ResourceManager http://127.0.0.1:{port} unreachable"):
         yarn.kill(f"http://127.0.0.1:{port}", "application_1_1", deadline_s=1)
+
+
+def test_the_operator_notes_the_application_id_in_client_mode_too(monkeypatch):
+    from plugins.kafka_spark_submit import KafkaSparkSubmitOperator
+
+    extra = '"extra": {"deploy-mode": "client", "yarn_resourcemanager_webapp_address": "localhost:28088"}'
+    monkeypatch.setenv("AIRFLOW_CONN_SPARK_YARN_TEST", f'{{"conn_type": "spark", "host": "yarn", {extra}}}')
+    operator = KafkaSparkSubmitOperator(task_id="submit", application="job.py", conn_id="spark_yarn_test")
+    assert operator._spark_connection() == (
+        "yarn",
+        "client",
+        {"deploy-mode": "client", "yarn_resourcemanager_webapp_address": "localhost:28088"},
+    )
+    hook = operator._get_hook()
+    hook._process_spark_submit_log(
+        iter(
+            [
+                "INFO Client: Requesting a new application from cluster with 2 NodeManagers\n",
+                "INFO YarnClientImpl: Submitted application application_1796285237414_0042\n",
+                "INFO Client: Application report for application_1796285237414_0042 (state: ACCEPTED)\n",
+            ]
+        )
+    )
+    assert operator.yarn_application_id == "application_1796285237414_0042"
+    assert hook._yarn_application_id is None  # the provider notes it in cluster mode only
+
+
+def test_a_killed_task_whose_resourcemanager_is_unreachable_still_kills_spark_submit(monkeypatch, capsys):
+    import subprocess
+
+    from plugins.kafka_spark_submit import KafkaSparkSubmitOperator
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    extra = f'"extra": {{"deploy-mode": "client", "yarn_resourcemanager_webapp_address": "127.0.0.1:{port}"}}'
+    monkeypatch.setenv("AIRFLOW_CONN_SPARK_YARN_TEST", f'{{"conn_type": "spark", "host": "yarn", {extra}}}')
+    operator = KafkaSparkSubmitOperator(task_id="submit", application="job.py", conn_id="spark_yarn_test")
+    operator._yarn_rm = yarn.rm_url(operator._spark_connection()[2])
+    operator._hook = operator._get_hook()
+    operator._hook._submit_sp = subprocess.Popen(["sleep", "600"])
+    operator.yarn_application_id = "application_1_1"
+
+    operator.on_kill()
+
+    assert operator._hook._submit_sp.wait(10) is not None
+    assert f"ResourceManager http://127.0.0.1:{port} unreachable" in capsys.readouterr().out
