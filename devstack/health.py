@@ -199,10 +199,19 @@ def yarn_rm_started(webapp_port: int) -> bool:
     return info.get("state") == "STARTED" and info.get("haState") in (None, "ACTIVE")
 
 
+YARN_NODE_STATES = "NEW,RUNNING,UNHEALTHY,DECOMMISSIONING,DECOMMISSIONED,LOST,REBOOTED,SHUTDOWN"
+
+
 def yarn_nodes(webapp_port: int) -> dict[str, str]:
-    """{node id ('localhost:<NodeManager port>'): state} of every NodeManager the ResourceManager knows."""
-    found = (http_json(f"http://localhost:{webapp_port}/ws/v1/cluster/nodes").get("nodes") or {}).get("node") or []
-    return {n["id"]: n["state"] for n in found}
+    """{node id ('localhost:<NodeManager port>'): state} of every NodeManager the ResourceManager knows, LOST ones
+    included (without ``states`` its REST API lists the active ones only); a node that re-registered counts as
+    RUNNING."""
+    url = f"http://localhost:{webapp_port}/ws/v1/cluster/nodes?states={YARN_NODE_STATES}"
+    states: dict[str, str] = {}
+    for node in (http_json(url).get("nodes") or {}).get("node") or []:
+        if states.get(node["id"]) != "RUNNING":
+            states[node["id"]] = node["state"]
+    return states
 
 
 def yarn_nodes_running(webapp_port: int, nm_ports: list[int]) -> bool:
