@@ -148,7 +148,7 @@ test-faults: single-only up ## only the fault scenarios (kill -9, dead broker/Da
 test-unit: setup ## pure tests only (no services)
 	@$(PY) -m pytest tests/unit tests/dags $(PYTEST_ARGS)
 
-test-cluster: up ## the DAGs on the cluster profile and the node losses they survive (~15 min; starts the cluster)
+test-cluster: up ## the DAGs on the cluster profile (standalone and YARN) and the node losses they survive (~45 min; starts the cluster)
 	@start=$$(date +%s); $(PY) -m pytest tests/cluster $(PYTEST_ARGS); rc=$$?; \
 	  echo "test-cluster: pytest exit $$rc after $$(( $$(date +%s) - start ))s"; exit $$rc
 
