@@ -96,3 +96,38 @@ def kill(rm: str, app_id: str, deadline_s: float = 30, auth: Any = None) -> AppS
         return state
     _request("PUT", f"{rm}/ws/v1/cluster/apps/{app_id}/state", auth, json={"state": "KILLED"})
     return wait_ended(rm, app_id, deadline_s, auth=auth)
+
+
+def driver_log_tail(rm: str, app_id: str, size: int = 16000, auth: Any = None) -> dict[str, str]:
+    """The last ``size`` bytes of the ApplicationMaster container's stdout and stderr (in cluster deploy mode, the
+    driver's own output), from its NodeManager's REST API; what could not be fetched says why."""
+    attempts = _request("GET", f"{rm}/ws/v1/cluster/apps/{app_id}/appattempts", auth)
+    attempt = ((attempts.get("appAttempts") or {}).get("appAttempt") or [{}])[-1]
+    container, node = attempt.get("containerId"), attempt.get("nodeHttpAddress")
+    if not (container and node):
+        return {"": f"no ApplicationMaster container is known for {app_id}"}
+    scheme = rm.split("://", 1)[0]
+    out = {}
+    for name in ("stdout", "stderr"):
+        url = f"{scheme}://{node}/ws/v1/node/containers/{container}/logs/{name}?size=-{size}"
+        try:
+            import requests
+
+            resp = requests.get(url, auth=auth, timeout=HTTP_TIMEOUT)
+            out[name] = resp.text if resp.status_code == 200 else f"HTTP {resp.status_code} from {url}"
+        except Exception as exc:  # noqa: BLE001 - a missing log must not hide the failure being reported
+            out[name] = f"NodeManager {node} unreachable ({exc.__class__.__name__}) for {url}"
+    return out
+
+
+_ERROR_LINE = re.compile(r"Error|Exception|Traceback|ERROR|FATAL")
+
+
+def error_lines(text: str, limit: int = 20) -> list[str]:
+    """The lines of a driver's log that name an error (stack frames left out): the first ``limit`` of them."""
+    found = [
+        line.rstrip()
+        for line in text.splitlines()
+        if _ERROR_LINE.search(line) and not line.lstrip().startswith(("at ", "... "))
+    ]
+    return found[:limit]

@@ -162,6 +162,10 @@ class KafkaSparkSubmitOperator(SparkSubmitOperator):
             self.application_args = [*base_args, *extra]
             try:
                 return super().execute(context)
+            except RuntimeError:
+                if yarn_cluster:
+                    self._log_driver_output()
+                raise
             finally:
                 self.application_args = base_args
 
@@ -194,6 +198,22 @@ class KafkaSparkSubmitOperator(SparkSubmitOperator):
 
             hook._process_spark_submit_log = noting_application_id
         return hook
+
+    def _log_driver_output(self) -> None:
+        """A failed cluster-mode application: YARN's diagnostics say little ("User application exited with status
+        1"); the driver's own output, from its container, says why."""
+        if not (self.yarn_application_id and self._yarn_rm):
+            return
+        try:
+            tails = yarn.driver_log_tail(self._yarn_rm, self.yarn_application_id)
+        except yarn.YarnError as exc:
+            self.log.error("the driver's log of %s could not be fetched: %s", self.yarn_application_id, exc)
+            return
+        for name, text in tails.items():
+            lines = yarn.error_lines(text) or text.splitlines()[-15:]
+            self.log.error(
+                "driver's %s (YARN application %s), its errors:\n%s", name, self.yarn_application_id, "\n".join(lines)
+            )
 
     def _kill_yarn_application(self) -> None:
         """Have the ResourceManager kill this task's application and wait until it has ended (with a deadline)."""

@@ -189,6 +189,9 @@ def test_a_failed_cluster_mode_application_fails_the_task_with_yarns_diagnostics
         assert state.final_status == "FAILED", state
         assert f"YARN application {app} ended with" in run.output
     assert "Diagnostics:" in run.output, run.tail(120)
+    # and the driver's own output, from its container: why it failed
+    assert "driver's stdout (YARN application" in run.output
+    assert "JsonParseException" in run.output.split("driver's stdout", 1)[1], run.tail(120)
 
 
 def _nm_containers(n: int) -> list[psutil.Process]:

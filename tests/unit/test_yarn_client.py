@@ -81,3 +81,19 @@ def test_a_killed_task_whose_resourcemanager_is_unreachable_still_kills_spark_su
 
     assert operator._hook._submit_sp.wait(10) is not None
     assert f"ResourceManager http://127.0.0.1:{port} unreachable" in capsys.readouterr().out
+
+
+def test_the_error_lines_of_a_drivers_log_leave_the_stack_frames_out():
+    log = """2026-12-03 08:54:50,001 INFO jobs: starting
+Traceback (most recent call last):
+py4j.protocol.Py4JJavaError: An error occurred while calling o108.start.
+: com.fasterxml.jackson.core.JsonParseException: Unrecognized token 'not'
+	at org.apache.spark.sql.execution.streaming.StreamMetadata$.read(StreamMetadata.scala:60)
+	... 12 more
+2026-12-03 08:54:51,017 INFO py4j.clientserver: Closing down clientserver connection
+"""
+    assert yarn.error_lines(log) == [
+        "Traceback (most recent call last):",
+        "py4j.protocol.Py4JJavaError: An error occurred while calling o108.start.",
+        ": com.fasterxml.jackson.core.JsonParseException: Unrecognized token 'not'",
+    ]
