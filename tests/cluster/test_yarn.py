@@ -248,12 +248,14 @@ def test_a_nodemanager_killed_mid_write_the_job_completes_on_the_other_node(targ
     arrived = {(k.decode(), v.decode()) for k, v, _, _ in consume_all(target["topic"], 180, BOOTSTRAP)}
     assert arrived == set(players)
     assert verification(output)["missing"] == 0
-    # the ResourceManager counted the node lost (yarn.nm.liveness-monitor.expiry-interval-ms)
+    # the ResourceManager counted the lost node LOST (yarn.nm.liveness-monitor.expiry-interval-ms)
+    lost_id = f"localhost:{nodes.YARN_NODEMANAGERS[lost][0]}"
     wait_for(
         lambda: (
-            health.yarn_nodes(nodes.YARN_RM_PORTS["webapp"]).get(f"localhost:{nodes.YARN_NODEMANAGERS[2][0]}") == "LOST"
+            health.yarn_nodes(nodes.YARN_RM_PORTS["webapp"]).get(lost_id) == "LOST"
+            or health.http_json(f"{RM}/ws/v1/cluster/metrics")["clusterMetrics"]["lostNodes"] >= 1
         ),
-        "the ResourceManager to count the node LOST",
+        f"the ResourceManager to count {lost_id} LOST",
         60,
     )
 
