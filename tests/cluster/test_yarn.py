@@ -194,6 +194,13 @@ def test_a_failed_cluster_mode_application_fails_the_task_with_yarns_diagnostics
     assert "JsonParseException" in run.output.split("driver's stdout", 1)[1], run.tail(120)
 
 
+def _cmdline(proc: psutil.Process) -> str:
+    try:
+        return " ".join(proc.cmdline())
+    except psutil.NoSuchProcess:  # a container process that ended meanwhile (a launch script, a short JVM)
+        return ""
+
+
 def _nm_containers(n: int) -> list[psutil.Process]:
     """The container processes a NodeManager started (its children: bash launch scripts and their JVMs)."""
     return psutil.Process(CLUSTER.pid(f"yarn-nodemanager-{n}")).children(recursive=True)
@@ -202,14 +209,21 @@ def _nm_containers(n: int) -> list[psutil.Process]:
 def _busiest_nodemanager() -> int:
     """The NodeManager whose executor works hardest right now (its CPU over one second)."""
     executors = {
-        n: [p for p in _nm_containers(n) if "YarnCoarseGrainedExecutorBackend" in " ".join(p.cmdline())]
+        n: [p for p in _nm_containers(n) if "YarnCoarseGrainedExecutorBackend" in _cmdline(p)]
         for n in nodes.YARN_NODEMANAGERS
     }
+
+    def cpu(proc: psutil.Process) -> float:
+        try:
+            return proc.cpu_percent(None)
+        except psutil.NoSuchProcess:
+            return 0.0
+
     for procs in executors.values():
         for proc in procs:
-            proc.cpu_percent(None)
+            cpu(proc)
     time.sleep(1.0)
-    load = {n: sum(p.cpu_percent(None) for p in procs) for n, procs in executors.items()}
+    load = {n: sum(cpu(p) for p in procs) for n, procs in executors.items()}
     return max(load, key=load.get)
 
 
@@ -221,7 +235,7 @@ def test_a_nodemanager_killed_mid_write_the_job_completes_on_the_other_node(targ
     try:
         wait_for(
             lambda: all(
-                any("YarnCoarseGrainedExecutorBackend" in " ".join(p.cmdline()) for p in _nm_containers(n))
+                any("YarnCoarseGrainedExecutorBackend" in _cmdline(p) for p in _nm_containers(n))
                 for n in nodes.YARN_NODEMANAGERS
             ),
             "an executor on each NodeManager",
