@@ -199,14 +199,19 @@ class KafkaSparkSubmitOperator(SparkSubmitOperator):
             hook._process_spark_submit_log = noting_application_id
         return hook
 
+    def _rm_auth(self):
+        """The provider's auth for the ResourceManager's REST API: SPNEGO when the connection has a principal and a
+        keytab (requests-kerberos), else none."""
+        return self._hook._resolved_yarn_rm_auth if self._hook is not None else None
+
     def _log_driver_output(self) -> None:
         """A failed cluster-mode application: YARN's diagnostics say little ("User application exited with status
         1"); the driver's own output, from its container, says why."""
         if not (self.yarn_application_id and self._yarn_rm):
             return
         try:
-            tails = yarn.driver_log_tail(self._yarn_rm, self.yarn_application_id)
-        except yarn.YarnError as exc:
+            tails = yarn.driver_log_tail(self._yarn_rm, self.yarn_application_id, auth=self._rm_auth())
+        except (yarn.YarnError, RuntimeError) as exc:
             self.log.error("the driver's log of %s could not be fetched: %s", self.yarn_application_id, exc)
             return
         for name, text in tails.items():
@@ -220,14 +225,14 @@ class KafkaSparkSubmitOperator(SparkSubmitOperator):
         if not (self.yarn_application_id and self._yarn_rm):
             return
         try:
-            state = yarn.kill(self._yarn_rm, self.yarn_application_id, YARN_KILL_DEADLINE_S)
+            state = yarn.kill(self._yarn_rm, self.yarn_application_id, YARN_KILL_DEADLINE_S, auth=self._rm_auth())
             self.log.info(
                 "YARN application %s ended: %s (final status %s)",
                 self.yarn_application_id,
                 state.state,
                 state.final_status,
             )
-        except yarn.YarnError as exc:
+        except (yarn.YarnError, RuntimeError) as exc:  # RuntimeError: Kerberos without requests-kerberos
             self.log.error("could not kill YARN application %s: %s", self.yarn_application_id, exc)
 
     def on_kill(self) -> None:
