@@ -24,7 +24,8 @@ export SPARK_LOCAL_IP := 127.0.0.1
 # ---- the profile: which stack `up/down/status` drive and where the connections point. The DAGs are the same. --
 #   single   one process per service: Kafka localhost:9092, HDFS localhost:8020/9870, Spark local[*]
 #   cluster  3 Kafka brokers (localhost:29092,29094,29096), NameNode localhost:28020/29870 + 2 DataNodes,
-#            Spark standalone spark://localhost:7077 (UI localhost:8180) + 2 workers; see devstack/nodes.py
+#            Spark standalone spark://localhost:7077 (UI localhost:8180) + 2 workers, YARN (ResourceManager
+#            localhost:28032, UI + REST localhost:28088) + 2 NodeManagers; see devstack/nodes.py
 # Ports come from devstack/nodes.py. The single profile's can be moved, with its own STACK_DIR, to run a second
 # single-node stack beside the first: make up STACK_DIR=/tmp/s2 KAFKA_PORT=39092 KAFKA_SECURE_PORT=39093
 # KAFKA_MTLS_PORT=39094 KAFKA_CONTROLLER_PORT=39192 NAMENODE_RPC_PORT=38020 NAMENODE_HTTP_PORT=39870 DATANODE_PORT=39866
@@ -70,7 +71,18 @@ export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN := sqlite:///$(AIRFLOW_HOME)/airflow.
 export AIRFLOW_CONN_KAFKA_DEFAULT ?= {"conn_type": "kafka", "extra": {"bootstrap.servers": "localhost:29092,localhost:29094,localhost:29096"}}
 export AIRFLOW_CONN_KAFKA_WATCHER ?= {"conn_type": "kafka", "extra": {"bootstrap.servers": "localhost:29092,localhost:29094,localhost:29096", $(WATCHER_EXTRA)}}
 export AIRFLOW_CONN_WEBHDFS_DEFAULT ?= {"conn_type": "webhdfs", "host": "localhost", "port": 29870, "login": "$(HDFS_USER)", "extra": {"hdfs_uri": "hdfs://localhost:28020"}}
+# Spark: SPARK_MASTER=standalone (spark://localhost:7077, the default) or yarn (the cluster's YARN, with its
+# HADOOP_CONF_DIR); SPARK_DEPLOY_MODE=client (driver here, the default) or cluster (YARN only: driver in a container)
+SPARK_MASTER ?= standalone
+SPARK_DEPLOY_MODE ?= client
+ifeq ($(SPARK_MASTER),yarn)
+export HADOOP_CONF_DIR ?= $(STACK_DIR)/cluster/conf/hadoop-resourcemanager
+export AIRFLOW_CONN_SPARK_DEFAULT ?= {"conn_type": "spark", "host": "yarn", "extra": {"deploy-mode": "$(SPARK_DEPLOY_MODE)", "spark-binary": "spark-submit", "yarn_resourcemanager_webapp_address": "http://localhost:28088"}}
+else ifeq ($(SPARK_MASTER),standalone)
 export AIRFLOW_CONN_SPARK_DEFAULT ?= {"conn_type": "spark", "host": "spark://localhost:7077", "extra": {"deploy-mode": "client", "spark-binary": "spark-submit"}}
+else
+$(error SPARK_MASTER must be standalone or yarn, not '$(SPARK_MASTER)')
+endif
 # spark-submit's defaults for this cluster (executor size), as a gateway machine has them
 export SPARK_CONF_DIR ?= $(STACK_DIR)/cluster/conf/spark
 else
@@ -151,7 +163,7 @@ test-events: single-only up ## opt-in: read_from_kafka started by its asset watc
 test-unit: setup ## pure tests only (no services)
 	@$(PY) -m pytest tests/unit tests/dags $(PYTEST_ARGS)
 
-test-cluster: up ## the DAGs on the cluster profile and the node losses they survive (~15 min; starts the cluster)
+test-cluster: up ## the DAGs on the cluster profile (standalone and YARN) and the node losses they survive (~45 min; starts the cluster)
 	@start=$$(date +%s); $(PY) -m pytest tests/cluster $(PYTEST_ARGS); rc=$$?; \
 	  echo "test-cluster: pytest exit $$rc after $$(( $$(date +%s) - start ))s"; exit $$rc
 

@@ -29,7 +29,7 @@ from devstack.nodes import CONF_SRC, JAVA17_OPENS, Check, Node, Profile, stack_d
 from devstack.supervisor import DEAD, Supervisor, tail
 
 POM = Path(__file__).resolve().parent / "pom.xml"
-JAR_SETS = ("kafka", "hdfs", "spark-kafka")
+JAR_SETS = ("kafka", "hdfs", "spark-kafka", "yarn")
 NODE_START_DEADLINE_S = 90
 WHOLE_DEADLINE_S = 120
 STOP_DEADLINE_S = 30  # supervisord's stopwaitsecs: SIGTERM, then SIGKILL to the node's process group

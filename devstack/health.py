@@ -188,3 +188,33 @@ def spark_workers_alive(ui_port: int, worker_ports: list[int]) -> bool:
     state = spark_master_state(ui_port)
     alive = {w.get("port") for w in state.get("workers", []) if w.get("state") == "ALIVE"}
     return state.get("status") == "ALIVE" and set(worker_ports) <= alive
+
+
+# ----------------------------------------------------------------------------------------------- yarn
+
+
+def yarn_rm_started(webapp_port: int) -> bool:
+    """The ResourceManager's REST API answers and says it is STARTED (and active)."""
+    info = http_json(f"http://localhost:{webapp_port}/ws/v1/cluster/info")["clusterInfo"]
+    return info.get("state") == "STARTED" and info.get("haState") in (None, "ACTIVE")
+
+
+YARN_NODE_STATES = "NEW,RUNNING,UNHEALTHY,DECOMMISSIONING,DECOMMISSIONED,LOST,REBOOTED,SHUTDOWN"
+
+
+def yarn_nodes(webapp_port: int) -> dict[str, str]:
+    """{node id ('localhost:<NodeManager port>'): state} of every NodeManager the ResourceManager knows, LOST ones
+    included (without ``states`` its REST API lists the active ones only); a node that re-registered counts as
+    RUNNING."""
+    url = f"http://localhost:{webapp_port}/ws/v1/cluster/nodes?states={YARN_NODE_STATES}"
+    states: dict[str, str] = {}
+    for node in (http_json(url).get("nodes") or {}).get("node") or []:
+        if states.get(node["id"]) != "RUNNING":
+            states[node["id"]] = node["state"]
+    return states
+
+
+def yarn_nodes_running(webapp_port: int, nm_ports: list[int]) -> bool:
+    """The ResourceManager lists every NodeManager of ``nm_ports`` RUNNING."""
+    states = yarn_nodes(webapp_port)
+    return all(states.get(f"localhost:{p}") == "RUNNING" for p in nm_ports)

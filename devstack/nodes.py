@@ -3,8 +3,9 @@
 - ``single`` (the default): one Kafka KRaft node (PLAINTEXT localhost:9092, SASL_SSL 9093 and mTLS 9094 unless
   SECURE=0), a NameNode (8020, WebHDFS 9870) and a DataNode; Spark runs in the driver (local[*]).
 - ``cluster``: 3 Kafka KRaft nodes (combined broker + controller, one static quorum, replication 3, min ISR 2),
-  a NameNode + 2 DataNodes (replication 2), Spark standalone (a master + 2 one-core workers), on ports disjoint
-  from the single profile's so that both can run at once, under ``$STACK_DIR/cluster/``.
+  a NameNode + 2 DataNodes (replication 2), Spark standalone (a master + 2 one-core workers) and YARN (a
+  ResourceManager + 2 NodeManagers, on the same HDFS), on ports disjoint from the single profile's so that both
+  can run at once, under ``$STACK_DIR/cluster/``.
 
 A node spec says what a node is (main class, jar set, ports, heap, config templates, storage format step,
 health check); the engine knows how to run any of them. Every port comes from here and may be overridden by
@@ -94,7 +95,7 @@ class Format:
 class Node:
     name: str
     main_class: str
-    jars: str  # a jar set of devstack/pom.xml (kafka, hdfs), or "spark" (the pyspark wheel's jars)
+    jars: str  # a jar set of devstack/pom.xml (kafka, hdfs, yarn), or "spark" (the pyspark wheel's jars)
     ports: tuple[int, ...]
     heap: str
     ready: Check
@@ -313,8 +314,27 @@ SPARK_MASTER_PORT = 7077
 SPARK_MASTER_UI_PORT = 8180  # 8080 is Airflow's
 SPARK_WORKERS = {1: (7078, 8181), 2: (7079, 8182)}  # n: (rpc, web UI)
 SPARK_WORKER_CORES = 1
+# YARN: none of these is a default Hadoop port (8030-8033, 8088, 8040/8042) nor another stack's (39xxx, 38080)
+YARN_RM_PORTS = {"rpc": 28032, "scheduler": 28030, "tracker": 28031, "admin": 28033, "webapp": 28088, "https": 28090}
+YARN_NODEMANAGERS = {
+    1: (28041, 28040, 28042, 28044),
+    2: (28141, 28140, 28142, 28144),
+}  # n: (rpc, localizer, web, https)
+# What each NodeManager offers to containers, in one place (devstack/conf/cluster/yarn-site.xml takes it from
+# here). 2 cores and 24 GiB shared with other work: the whole YARN may hand out 2 x 3 GB. A Spark container is
+# its JVM's heap + 384 MB overhead, rounded up to the minimum allocation: an executor (512m) 896 MB, a
+# client-mode AM (512m) 896 MB, a cluster-mode driver (spark.driver.memory 1g) 1408 MB. A cluster-mode job
+# (driver + 2 executors) takes 3.2 GB, a client-mode job 2.7 GB: two jobs fit at once, so a retry can start
+# beside an application that is still being killed. Vcores are advertised, not enforced (capacity-scheduler.xml).
+YARN = {
+    "nm_memory_mb": 3072,
+    "nm_vcores": 2,
+    "min_allocation_mb": 128,
+    "am_percent": 0.5,  # of the queue for ApplicationMasters (a cluster-mode driver is one)
+    "nm_expiry_ms": 10000,  # a NodeManager silent this long is LOST (YARN's default: 10 minutes)
+}
 
-# Sized for 2 cores and 24 GiB shared with other work (about 4.7 GB of heaps).
+# Sized for 2 cores and 24 GiB shared with other work (about 5.3 GB of daemon heaps, plus YARN's containers).
 HEAPS = {
     "kafka": "384m",  # each of the 3 nodes (broker + controller)
     "namenode": "384m",
@@ -322,6 +342,8 @@ HEAPS = {
     "spark-master": "256m",
     "spark-worker": "192m",  # each worker daemon; its executors are separate JVMs
     "spark-executor": "512m",  # = each worker's --memory: one executor per worker (spark-defaults.conf)
+    "yarn-resourcemanager": "384m",
+    "yarn-nodemanager": "256m",  # each of the 2 daemons; their containers are separate JVMs (YARN above)
     # the Spark driver (spark-submit, client mode) keeps the DAG's spark.driver.memory
 }
 
@@ -329,6 +351,7 @@ BOOTSTRAP_SERVERS = ",".join(f"localhost:{broker}" for broker, _ in KAFKA_NODES.
 HDFS_URI = f"hdfs://localhost:{NAMENODE_RPC_PORT}"
 WEBHDFS_URL = f"http://localhost:{NAMENODE_HTTP_PORT}"
 SPARK_MASTER_URL = f"spark://localhost:{SPARK_MASTER_PORT}"
+YARN_RM_WEBAPP_URL = f"http://localhost:{YARN_RM_PORTS['webapp']}"
 
 
 def spark_home() -> Path:
@@ -342,6 +365,22 @@ def spark_home() -> Path:
         return Path(spec.origin).parent
     found = sorted(PROJECT_ROOT.glob(".venv/lib/python3*/site-packages/pyspark"))
     return found[0] if found else PROJECT_ROOT / ".venv" / "pyspark-not-installed"
+
+
+def java_home() -> str:
+    """The JDK's home: $JAVA_HOME, or the one whose java is on PATH."""
+    if home := os.environ.get("JAVA_HOME"):
+        return home
+    import shutil
+
+    java = shutil.which("java")
+    return str(Path(java).resolve().parents[1]) if java else "/usr/lib/jvm/default-java"
+
+
+def yarn_conf_dir() -> Path:
+    """The cluster's client configuration (core-, hdfs-, yarn-site.xml): what the Makefile exports as
+    HADOOP_CONF_DIR for spark-submit on YARN (the ResourceManager's own folder)."""
+    return stack_dir() / "cluster" / "conf" / "hadoop-resourcemanager"
 
 
 def cluster() -> Profile:
@@ -499,6 +538,70 @@ def cluster() -> Profile:
                 env=spark_env,
             )
         )
+
+    def yarn_configs(daemon: str, nm: tuple[int, int, int, int]) -> tuple[Config, ...]:
+        values = dict(
+            namenode_rpc_port=NAMENODE_RPC_PORT,
+            namenode_http_port=NAMENODE_HTTP_PORT,
+            datanode_port=0,
+            datanode_http_port=0,
+            datanode_ipc_port=0,
+            data_dir=data / "hdfs",
+            datanode_dir=data / "hdfs" / "none",
+            **{f"rm_{k}_port" if k != "rpc" else "rm_port": v for k, v in YARN_RM_PORTS.items()},
+            rm_webapp_https_port=YARN_RM_PORTS["https"],
+            nm_port=nm[0],
+            nm_localizer_port=nm[1],
+            nm_webapp_port=nm[2],
+            nm_webapp_https_port=nm[3],
+            nm_dir=data / "yarn" / daemon,
+            **YARN,
+        )
+        out = conf / f"hadoop-{daemon}"
+        return (
+            Config("cluster/core-site.xml", out / "core-site.xml", values),
+            Config("cluster/hdfs-site.xml", out / "hdfs-site.xml", values),
+            Config("cluster/yarn-site.xml", out / "yarn-site.xml", values),
+            Config("cluster/capacity-scheduler.xml", out / "capacity-scheduler.xml", values),
+            Config("hadoop-log4j.properties", out / "log4j.properties", {}),
+        )
+
+    nm_ports = [nm[0] for nm in YARN_NODEMANAGERS.values()]
+    rm_webapp = YARN_RM_PORTS["webapp"]
+    nodes.append(
+        Node(
+            name="yarn-resourcemanager",
+            main_class="org.apache.hadoop.yarn.server.resourcemanager.ResourceManager",
+            jars="yarn",
+            ports=tuple(YARN_RM_PORTS[k] for k in ("rpc", "scheduler", "tracker", "admin", "webapp")),
+            heap=HEAPS["yarn-resourcemanager"],
+            ready=Check(f"REST API STARTED on {YARN_RM_WEBAPP_URL}", partial(health.yarn_rm_started, rm_webapp)),
+            log=logs / "yarn-resourcemanager.log",
+            sysprops=_hadoop_props(home, logs / "yarn-resourcemanager.log"),
+            conf_dirs=(conf / "hadoop-resourcemanager",),
+            configs=yarn_configs("resourcemanager", YARN_NODEMANAGERS[1]),
+        )
+    )
+    for n, nm in YARN_NODEMANAGERS.items():
+        nodes.append(
+            Node(
+                name=f"yarn-nodemanager-{n}",
+                main_class="org.apache.hadoop.yarn.server.nodemanager.NodeManager",
+                jars="yarn",
+                ports=nm[:3],
+                heap=HEAPS["yarn-nodemanager"],
+                ready=Check(
+                    f"RUNNING in the ResourceManager's node list as localhost:{nm[0]}, UI http://localhost:{nm[2]}",
+                    partial(health.yarn_nodes_running, rm_webapp, [nm[0]]),
+                ),
+                log=logs / f"yarn-nodemanager-{n}.log",
+                sysprops=_hadoop_props(home, logs / f"yarn-nodemanager-{n}.log"),
+                conf_dirs=(conf / f"hadoop-nodemanager-{n}",),
+                configs=yarn_configs(f"nodemanager-{n}", nm),
+                # the containers' launch scripts run $JAVA_HOME/bin/java
+                env={"JAVA_HOME": java_home()},
+            )
+        )
     kafka = {n: broker for n, (broker, _) in KAFKA_NODES.items()}
     worker_ports = [rpc for rpc, _ in SPARK_WORKERS.values()]
     return Profile(
@@ -509,6 +612,7 @@ def cluster() -> Profile:
             "kafka": tuple(f"kafka-{n}" for n in KAFKA_NODES),
             "hdfs": ("namenode", *(f"datanode-{n}" for n in DATANODES)),
             "spark": ("spark-master", *(f"spark-worker-{n}" for n in SPARK_WORKERS)),
+            "yarn": ("yarn-resourcemanager", *(f"yarn-nodemanager-{n}" for n in YARN_NODEMANAGERS)),
         },
         whole={
             "kafka": Check(
@@ -523,11 +627,19 @@ def cluster() -> Profile:
                 f"{len(SPARK_WORKERS)} workers ALIVE",
                 partial(health.spark_workers_alive, SPARK_MASTER_UI_PORT, worker_ports),
             ),
+            "yarn": Check(
+                f"the ResourceManager lists {len(YARN_NODEMANAGERS)} NodeManagers RUNNING",
+                partial(health.yarn_nodes_running, rm_webapp, nm_ports),
+            ),
         },
         spark_defaults=Config(
             "cluster/spark-defaults.conf",
             conf / "spark" / "spark-defaults.conf",
-            {"executor_memory": HEAPS["spark-executor"]},
+            {
+                "executor_memory": HEAPS["spark-executor"],
+                "spark_jars": spark_home() / "jars",
+                "python": sys.executable,
+            },
         ),
         addresses=(
             f"Kafka bootstrap   {BOOTSTRAP_SERVERS}  (controllers "
@@ -537,6 +649,11 @@ def cluster() -> Profile:
             f"Spark master      {SPARK_MASTER_URL}, UI http://localhost:{SPARK_MASTER_UI_PORT} (workers' UIs "
             + ", ".join(f"http://localhost:{ui}" for _, ui in SPARK_WORKERS.values())
             + ")",
+            f"YARN              ResourceManager localhost:{YARN_RM_PORTS['rpc']}, UI + REST {YARN_RM_WEBAPP_URL} "
+            "(NodeManagers "
+            + ", ".join(f"localhost:{nm[0]} UI http://localhost:{nm[2]}" for nm in YARN_NODEMANAGERS.values())
+            + f"; {YARN['nm_memory_mb']} MB, {YARN['nm_vcores']} vcores each); "
+            f"HADOOP_CONF_DIR {conf / 'hadoop-resourcemanager'}",
             f"Heaps             {', '.join(f'{k} {v}' for k, v in HEAPS.items())}",
         ),
         hadoop_client_conf=conf / "hadoop-namenode",

@@ -162,3 +162,58 @@ def test_the_makefile_defaults_of_the_single_profiles_ports_are_the_node_specs(m
         int(defaults[v]) for v in ("KAFKA_PORT", "KAFKA_CONTROLLER_PORT", "KAFKA_SECURE_PORT", "KAFKA_MTLS_PORT")
     )
     assert single.node("namenode").ports == (int(defaults["NAMENODE_RPC_PORT"]), int(defaults["NAMENODE_HTTP_PORT"]))
+
+
+def _site(path) -> dict[str, str]:
+    return dict(re.findall(r"<name>([^<]+)</name><value>([^<]*)</value>", path.read_text()))
+
+
+def test_yarn_ports_avoid_hadoops_defaults_and_the_other_stacks(tmp_path, monkeypatch):
+    monkeypatch.setenv("STACK_DIR", str(tmp_path))
+    Stack("cluster").render_configs()
+    conf = tmp_path / "cluster" / "conf"
+    addresses = set()
+    for daemon in ("resourcemanager", "nodemanager-1", "nodemanager-2"):
+        site = _site(conf / f"hadoop-{daemon}" / "yarn-site.xml")
+        addresses |= {v for k, v in site.items() if k.endswith("address") and daemon != "resourcemanager"}
+        addresses |= {v for k, v in site.items() if k.startswith("yarn.resourcemanager.") and k.endswith("address")}
+    ports = {int(a.rsplit(":", 1)[1]) for a in addresses}
+    hadoop_defaults = {8030, 8031, 8032, 8033, 8088, 8090, 8040, 8041, 8042, 8044, 8048, 8049}
+    assert not ports & (hadoop_defaults | SINGLE_NODE_PORTS)
+    assert all(not 38000 <= p < 40000 for p in ports), "39xxx and 38080 are another stack's"
+    assert len(ports) == len(addresses)  # every address has a port of its own
+
+
+def test_each_nodemanager_offers_the_memory_set_in_one_place_and_a_spark_job_fits(tmp_path, monkeypatch):
+    monkeypatch.setenv("STACK_DIR", str(tmp_path))
+    stack = Stack("cluster")
+    stack.render_configs()
+    conf = tmp_path / "cluster" / "conf"
+    one, two = (_site(conf / f"hadoop-nodemanager-{n}" / "yarn-site.xml") for n in (1, 2))
+    assert one["yarn.nodemanager.address"] != two["yarn.nodemanager.address"]
+    assert one["yarn.nodemanager.local-dirs"] != two["yarn.nodemanager.local-dirs"]
+    for site in (one, two):
+        assert int(site["yarn.nodemanager.resource.memory-mb"]) == nodes.YARN["nm_memory_mb"]
+        assert int(site["yarn.nodemanager.resource.cpu-vcores"]) == nodes.YARN["nm_vcores"]
+    # a cluster-mode driver (spark.driver.memory + Spark's 384 MB overhead) fits on one NodeManager, beside an
+    # executor on the other: the job runs on both nodes
+    from include.config import SPARK_CONF
+
+    driver_mb = int(SPARK_CONF["spark.driver.memory"].rstrip("g")) * 1024 + 384
+    executor_mb = int(nodes.HEAPS["spark-executor"].rstrip("m")) + 384
+    assert driver_mb + executor_mb <= nodes.YARN["nm_memory_mb"]
+    capacity = _site(conf / "hadoop-resourcemanager" / "capacity-scheduler.xml")
+    assert capacity["yarn.scheduler.capacity.root.queues"] == "default"
+    assert (
+        float(capacity["yarn.scheduler.capacity.maximum-am-resource-percent"]) * 2 * nodes.YARN["nm_memory_mb"]
+        >= 2 * driver_mb
+    ), "two cluster-mode drivers (a job and its retry) must be admitted at once"
+    defaults = (stack.profile.spark_conf_dir / "spark-defaults.conf").read_text()
+    assert f"spark.yarn.jars                      local:{nodes.spark_home() / 'jars'}/*" in defaults
+
+
+def test_the_makefile_selects_yarn_with_the_clusters_hadoop_conf_dir():
+    makefile = (nodes.PROJECT_ROOT / "Makefile").read_text()
+    assert "export HADOOP_CONF_DIR ?= $(STACK_DIR)/cluster/conf/hadoop-resourcemanager" in makefile
+    assert f'"yarn_resourcemanager_webapp_address": "{nodes.YARN_RM_WEBAPP_URL}"' in makefile
+    assert nodes.yarn_conf_dir().name == "hadoop-resourcemanager"
