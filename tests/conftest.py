@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from tests.support.kafka import delete_topics
+from tests.support.kafka import delete_topics, landing
 from tests.support.stack import BOOTSTRAP, WEBHDFS, hdfs_user, port_open
 
 
@@ -89,3 +89,13 @@ def cleanup_topics(kafka_config):
     topics: list[str] = []
     yield topics.append
     delete_topics(topics, kafka_config["bootstrap.servers"])
+
+
+@pytest.fixture
+def target(request, unique, cleanup_topics, cleanup_hdfs) -> dict[str, str]:
+    """{topic, hdfs_dir} of a test's write_to_kafka run: a topic named after the test's module (faults-<unique> in
+    test_faults.py), deleted after the test with its .dlq, and a landing dir of its own (support.kafka.landing)."""
+    topic = f"{request.module.__name__.rsplit('.', 1)[-1].removeprefix('test_').replace('_', '-')}-{unique}"
+    cleanup_topics(topic)
+    cleanup_topics(f"{topic}.dlq")
+    return landing(topic, cleanup_hdfs)

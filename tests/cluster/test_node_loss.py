@@ -17,7 +17,6 @@ from hdfs.util import HdfsError
 
 from devstack import health, nodes
 from devstack.engine import Stack
-from include.plans import checkpoint_for
 from tests.support.airflow import BackgroundDagRun
 from tests.support.cluster import (
     BOOTSTRAP,
@@ -30,22 +29,10 @@ from tests.support.cluster import (
 )
 from tests.support.kafka import consume_all, new_read_target
 from tests.support.spark import spark_submit_jvms
-from tests.support.stack import hdfs_user
 
 CLUSTER = Stack("cluster")
 
 pytestmark = pytest.mark.cluster
-
-
-@pytest.fixture
-def target(unique, cleanup_topics, cleanup_hdfs):
-    topic = f"cluster-{unique}"
-    hdfs_dir = f"/user/{hdfs_user()}/ct-{unique}/landing"
-    for t in (topic, f"{topic}.dlq"):
-        cleanup_topics(t)
-    cleanup_hdfs(f"/user/{hdfs_user()}/ct-{unique}")
-    cleanup_hdfs(checkpoint_for(hdfs_user(), "write_to_kafka", topic, hdfs_dir))
-    return {"topic": topic, "hdfs_dir": hdfs_dir}
 
 
 def reported_valid(output: str) -> int:

@@ -63,17 +63,6 @@ def running_application(bg: BackgroundDagRun) -> str | None:
     return None
 
 
-@pytest.fixture
-def target(unique, cleanup_topics, cleanup_hdfs):
-    topic = f"yarn-{unique}"
-    hdfs_dir = f"/user/{hdfs_user()}/yt-{unique}/landing"
-    for t in (topic, f"{topic}.dlq"):
-        cleanup_topics(t)
-    cleanup_hdfs(f"/user/{hdfs_user()}/yt-{unique}")
-    cleanup_hdfs(checkpoint_for(hdfs_user(), "write_to_kafka", topic, hdfs_dir))
-    return {"topic": topic, "hdfs_dir": hdfs_dir}
-
-
 @pytest.mark.parametrize("mode", MODES)
 def test_write_dag_runs_on_yarn_and_every_row_arrives(mode, target, tmp_path):
     rows = 5_000

@@ -40,17 +40,6 @@ def high_watermark(topic: str) -> int:
         consumer.close()
 
 
-@pytest.fixture
-def target(unique, cleanup_topics, cleanup_hdfs):
-    topic = f"faults-{unique}"
-    hdfs_dir = f"/user/{hdfs_user()}/it-{unique}/landing"
-    for t in (topic, f"{topic}.dlq"):
-        cleanup_topics(t)
-    cleanup_hdfs(f"/user/{hdfs_user()}/it-{unique}")
-    cleanup_hdfs(checkpoint_for(hdfs_user(), "write_to_kafka", topic, hdfs_dir))
-    return {"topic": topic, "hdfs_dir": hdfs_dir}
-
-
 def listing(hdfs, directory: str) -> list[str]:
     return hdfs.list(directory) if hdfs.status(directory, strict=False) else []
 

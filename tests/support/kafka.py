@@ -158,19 +158,24 @@ def count_records(config: dict[str, str], topic: str) -> int:
         consumer.close()
 
 
-def write_target(topic: str, admin_config: dict[str, str], cleanup_hdfs):
-    """A fixture's body: where a test's write_to_kafka run goes ({topic, hdfs_dir}, the landing dir in a folder of
-    its own); the folder and the query's checkpoint are deleted after the test, the topic and its .dlq too (by
-    ``admin_config``, which may be the secure listener's admin)."""
-    from confluent_kafka.admin import AdminClient
-
+def landing(topic: str, cleanup_hdfs) -> dict[str, str]:
+    """{topic, hdfs_dir}: where a test's write_to_kafka run lands, in a folder of its own (/user/<user>/it-<topic>);
+    the folder and the query's checkpoint are deleted after the test."""
     from include.plans import checkpoint_for
 
     home = f"/user/{hdfs_user()}/it-{topic}"
     hdfs_dir = f"{home}/landing"
     cleanup_hdfs(home)
     cleanup_hdfs(checkpoint_for(hdfs_user(), "write_to_kafka", topic, hdfs_dir))
-    yield {"topic": topic, "hdfs_dir": hdfs_dir}
+    return {"topic": topic, "hdfs_dir": hdfs_dir}
+
+
+def write_target(topic: str, admin_config: dict[str, str], cleanup_hdfs):
+    """A fixture's body for a topic of the secure listeners: its ``landing``, and the topic and its .dlq deleted
+    after the test by ``admin_config`` (the secure listener's admin)."""
+    from confluent_kafka.admin import AdminClient
+
+    yield landing(topic, cleanup_hdfs)
     admin = AdminClient(admin_config)
     for future in admin.delete_topics([topic, f"{topic}.dlq"], operation_timeout=30).values():
         future.exception(timeout=30)
