@@ -62,10 +62,16 @@ def default_topic(stack, api):
     wait_watchers(0)  # no consumer in the watcher's group while it and the topic are deleted
     delete_topics([DEFAULT_TOPIC])
     admin = _admin()
-    try:
-        admin.delete_consumer_groups([WATCHER_GROUP_ID])[WATCHER_GROUP_ID].result(timeout=30)
-    except Exception as exc:  # noqa: BLE001 - not there is fine, anything else is not
-        assert "GROUP_ID_NOT_FOUND" in str(exc), f"could not delete the watcher's group: {exc}"
+    deadline = time.monotonic() + 60  # a broker just started has no group coordinator yet (NOT_COORDINATOR)
+    while True:
+        try:
+            admin.delete_consumer_groups([WATCHER_GROUP_ID])[WATCHER_GROUP_ID].result(timeout=30)
+            break
+        except Exception as exc:  # noqa: BLE001 - not there is fine, a coordinator not ready yet is retried
+            if "GROUP_ID_NOT_FOUND" in str(exc):
+                break
+            assert "COORDINATOR" in str(exc) and time.monotonic() < deadline, f"could not delete the group: {exc}"
+            time.sleep(1)
     hdfs = InsecureClient(WEBHDFS, user=hdfs_user(), timeout=30)
     hdfs.delete(OUTPUT_DIR, recursive=True)
     hdfs.delete(posixpath.dirname(checkpoint_for(hdfs_user(), DAG, DEFAULT_TOPIC, OUTPUT_DIR)), recursive=True)
