@@ -24,6 +24,7 @@ from tests.support.airflow import BackgroundDagRun, run_dag
 from tests.support.archive import archive_rows
 from tests.support.cluster import BOOTSTRAP, big_csv, high_watermarks, wait_for
 from tests.support.kafka import consume_all, new_read_target
+from tests.support.spark import processes_naming
 from tests.support.stack import hdfs_user
 
 CLUSTER = Stack("cluster")
@@ -156,11 +157,7 @@ def test_a_timed_out_task_kills_its_yarn_application(mode, target):
         # within seconds of the timeout: the task itself waited (30 s at most) for the ResourceManager's KILLED
         assert f"YARN application {app} ended: KILLED" in output
     time.sleep(5)
-    leftovers = [
-        " ".join(p.info["cmdline"] or [])[:200]
-        for p in psutil.process_iter(["cmdline"])
-        if target["topic"] in " ".join(p.info["cmdline"] or [])
-    ]
+    leftovers = processes_naming(target["topic"])
     assert leftovers == [], f"processes left behind: {leftovers}"
 
 

@@ -24,7 +24,7 @@ from include.spark_app import application, jobs_archive, kafka_connector
 from tests.support.airflow import BackgroundDagRun, DagRun, run_dag
 from tests.support.archive import archive_rows
 from tests.support.kafka import consume_all, new_read_target, produce_records
-from tests.support.spark import DriverMonitor, spark_submit_jvms
+from tests.support.spark import DriverMonitor, processes_naming, spark_submit_jvms
 from tests.support.stack import BOOTSTRAP, HDFS_URI, hdfs_user
 
 pytestmark = pytest.mark.integration
@@ -342,11 +342,7 @@ def test_a_hanging_job_is_killed_by_the_task_timeout_and_leaves_no_spark_process
     assert "AirflowTaskTimeout" in output or "Timeout" in output, output[-5000:]
     assert seen, "the Spark job never started"
     time.sleep(5)
-    leftovers = [
-        " ".join(p.info["cmdline"] or [])[:200]
-        for p in psutil.process_iter(["cmdline"])
-        if target["topic"] in " ".join(p.info["cmdline"] or [])
-    ]
+    leftovers = processes_naming(target["topic"])
     assert leftovers == [], f"processes left behind: {leftovers}"
 
 

@@ -20,6 +20,18 @@ def spark_submit_jvms(marker: str) -> list[psutil.Process]:
     return out
 
 
+def processes_naming(marker: str) -> list[str]:
+    """The command lines (first 200 characters) of every live process whose command line contains ``marker``."""
+    import psutil
+
+    out = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = " ".join(proc.info["cmdline"] or [])
+        if marker in cmd:
+            out.append(cmd[:200])
+    return out
+
+
 class DriverMonitor:
     """Samples the driver JVMs of ``marker`` every 0.1 s from a thread while the ``with`` block runs: the most
     that ran at one time, and every driver seen. Only the driver JVM counts, not what spark-class runs while
