@@ -25,6 +25,7 @@ import uuid
 BINDING_FILE = "_archive.json"
 LOG_DIR = "_archive_log"
 STAGING_DIR = "staging"  # under the checkpoint
+WHOLE_DIR, SPLIT_DIR = "whole", "split"  # a batch staged as written, and split by date (jobs/read_from_kafka.py)
 DATE_COLUMN = "date"
 LOG_RETAINED = 1000  # commit entries kept (a run that adds more batches than this can't be verified)
 ENTRY_NAME = re.compile(r"^(\d+)\.json$")

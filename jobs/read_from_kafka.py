@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from jobs import archive
@@ -72,6 +72,14 @@ CONSUMER_OPTIONS = {
 
 # Row groups of at most this size: a reader (the verification) holds one row group of a file at a time.
 PARQUET_BLOCK_BYTES = 32 * 1024 * 1024
+PARQUET_OPTIONS = {
+    "parquet.block.size": str(PARQUET_BLOCK_BYTES),
+    # Offsets are unique and timestamps nearly so: a dictionary of them never pays (Parquet falls back to plain
+    # encoding after its first page), but building it costs a hash of every value (a third of the staging time,
+    # docs/performance.md). Key and value keep theirs: keys and values often repeat.
+    "parquet.enable.dictionary#offset": "false",
+    "parquet.enable.dictionary#timestamp": "false",
+}
 
 # The consumers' group ids start with this, so that a Kafka ACL can grant the reader exactly these groups
 # (a copy of include/config.py SPARK_GROUP_ID_PREFIX, pinned by tests/unit: the job is shipped alone;
@@ -101,8 +109,13 @@ def to_archive_rows(kafka_rows: DataFrame, topic_id: str = "") -> DataFrame:
         F.col("timestamp"),
         F.col("timestampType"),
         F.lit(topic_id).alias("topic_id"),
-        F.to_date(F.col("timestamp")).alias(archive.DATE_COLUMN),  # the session's time zone is UTC
+        utc_date().alias(archive.DATE_COLUMN),
     )
+
+
+def utc_date():
+    """The archive's partition value: the Kafka timestamp's date (the session's time zone is UTC)."""
+    return F.to_date(F.col("timestamp"))
 
 
 def console_view(rows: DataFrame) -> DataFrame:
@@ -161,17 +174,23 @@ class ArchiveWriter:
         self.fs = HadoopFs(spark, self.output_dir)
         self._lock = threading.Lock()
         self._stop = False
+        self._batches = 0  # batches this run has handed to the sink
 
     def request_stop(self) -> None:
-        """Let the batch in progress finish and commit; every later batch stops before it writes anything."""
+        """Let the batch in progress finish and commit; every later batch stops before it writes anything.
+
+        The run's first batch is in progress from its start: on a loaded machine Spark may still be planning it
+        (fetching offsets) when the stop comes, before it reaches the sink; it still runs, or a short run would
+        archive nothing at all."""
         self._stop = True
         with self._lock:
             pass
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         with self._lock:
-            if self._stop:
+            if self._stop and self._batches:
                 raise StopRequested(STOP_MARKER)
+            self._batches += 1
             entry_path = f"{self.log_dir}/{archive.entry_name(batch_id)}"
             found = self.fs.read_text(entry_path)
             if found is not None:
@@ -180,17 +199,9 @@ class ArchiveWriter:
                 return
             staged_dir = f"{self.staging}/{batch_id}"
             started = time.monotonic()
-            (
-                to_archive_rows(batch, self.args.topic_id)
-                .sortWithinPartitions(archive.DATE_COLUMN, "partition", "offset")
-                .write.mode("overwrite")
-                .option("parquet.block.size", PARQUET_BLOCK_BYTES)
-                .partitionBy(archive.DATE_COLUMN)
-                .parquet(staged_dir)
-            )
-            files = self._staged_files(staged_dir, batch_id)
+            files = self._stage(batch, staged_dir, batch_id)
             staged = time.monotonic()
-            self._show(staged_dir, batch_id, files)
+            self._show(batch_id, files)
             shown = time.monotonic()
             self.fs.mkdirs(self.log_dir)
             self.fs.write_atomic(entry_path, archive.new_entry(batch_id, self.archive_id, files))  # the commit
@@ -205,21 +216,58 @@ class ArchiveWriter:
                 time.monotonic() - shown,
             )
 
-    def _staged_files(self, staged_dir: str, batch_id: int) -> list[dict]:
-        staged = []
-        for date_dir, is_dir, _ in self.fs.list(staged_dir):
-            if not is_dir or not date_dir.startswith(f"{archive.DATE_COLUMN}="):
-                continue
-            for name, _, size in self.fs.list(f"{staged_dir}/{date_dir}"):
-                if name.endswith(".parquet"):
-                    staged.append((date_dir, name, size))
+    def _stage(self, batch: DataFrame, staged_dir: str, batch_id: int) -> list[dict]:
+        """Write the batch's archive rows under ``staged_dir``; the files to commit, each with its date folder.
+
+        Each task writes the rows it read, in offset order, into one file, and the write observes the batch's
+        first and last UTC date. A batch of one date (nearly every batch of an hourly run) is then staged:
+        its files go to that date's folder whole. Only a batch that spans midnight UTC is split by date,
+        from its staged files (Kafka is read once): partitioning every batch by date while writing costs a
+        third more (docs/performance.md)."""
+        rows = to_archive_rows(batch, self.args.topic_id)
+        dates = Observation()
+        whole = f"{staged_dir}/{archive.WHOLE_DIR}"
+        (
+            rows.observe(dates, F.min(archive.DATE_COLUMN).alias("first"), F.max(archive.DATE_COLUMN).alias("last"))
+            .drop(archive.DATE_COLUMN)
+            .write.mode("overwrite")
+            .options(**PARQUET_OPTIONS)
+            .parquet(whole)
+        )
+        first, last = dates.get["first"], dates.get["last"]
+        if first is None:  # no rows (Spark leaves a file with the schema only)
+            return []
+        if first == last:
+            staged = [
+                (f"{archive.DATE_COLUMN}={first.isoformat()}", f"{whole}/{name}", size)
+                for name, size in self._parquet_files(whole)
+            ]
+        else:
+            split = f"{staged_dir}/{archive.SPLIT_DIR}"
+            (
+                self.spark.read.parquet(whole)
+                .withColumn(archive.DATE_COLUMN, utc_date())
+                .sortWithinPartitions(archive.DATE_COLUMN, "partition", "offset")
+                .write.mode("overwrite")
+                .options(**PARQUET_OPTIONS)
+                .partitionBy(archive.DATE_COLUMN)
+                .parquet(split)
+            )
+            staged = [
+                (date_dir, f"{split}/{date_dir}/{name}", size)
+                for date_dir, is_dir, _ in self.fs.list(split)
+                if is_dir and date_dir.startswith(f"{archive.DATE_COLUMN}=")
+                for name, size in self._parquet_files(f"{split}/{date_dir}")
+            ]
         return [
-            {
-                "path": f"{date_dir}/{archive.final_name(batch_id, i)}",
-                "staged": f"{staged_dir}/{date_dir}/{name}",
-                "bytes": size,
-            }
-            for i, (date_dir, name, size) in enumerate(sorted(staged))
+            {"path": f"{date_dir}/{archive.final_name(batch_id, i)}", "staged": path, "bytes": size}
+            for i, (date_dir, path, size) in enumerate(sorted(staged))
+        ]
+
+    def _parquet_files(self, directory: str) -> list[tuple[str, int]]:
+        """The Parquet files Spark wrote in ``directory``, with their sizes."""
+        return [
+            (name, size) for name, is_dir, size in self.fs.list(directory) if not is_dir and name.endswith(".parquet")
         ]
 
     def _roll_forward(self, entry: dict) -> None:
@@ -236,7 +284,7 @@ class ArchiveWriter:
             self.fs.rename(item["staged"], final)
         self.fs.delete(f"{self.staging}/{entry['batch']}", recursive=True)
 
-    def _show(self, staged_dir: str, batch_id: int, files: list[dict]) -> None:
+    def _show(self, batch_id: int, files: list[dict]) -> None:
         """The console's view of the batch (as Spark's console sink prints it), from the staged files."""
         if self.args.console_rows == 0:
             return
@@ -244,7 +292,8 @@ class ArchiveWriter:
         print(f"Batch: {batch_id}")
         print("-------------------------------------------")
         if files:
-            console_view(self.spark.read.parquet(staged_dir)).show(self.args.console_rows, truncate=False)
+            staged = [item["staged"] for item in files]
+            console_view(self.spark.read.parquet(*staged)).show(self.args.console_rows, truncate=False)
         else:
             print("(no records)\n")
 
