@@ -1,9 +1,10 @@
-"""The read job's Kafka-row -> archive-row function and its console view, on a local SparkSession."""
+"""The read job's Kafka-row -> archive-row function, console view and archive writer, on a local SparkSession."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from pyspark.testing import assertDataFrameEqual
 
 from jobs import archive
@@ -45,3 +46,57 @@ def test_the_console_shows_the_tutorials_string_cast(spark):
         [(None, "New Kafka message"), ("Zoë", ""), ("k\ufffd", "\ufffd")], "key string, value string"
     )
     assertDataFrameEqual(console_view(kafka_rows(spark)), expected)
+
+
+def archive_writer(spark, tmp_path, console_rows=0):
+    import argparse
+
+    from jobs.read_from_kafka import ArchiveWriter
+
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    args = argparse.Namespace(
+        output_dir=f"file://{tmp_path}/archive",
+        checkpoint=f"file://{tmp_path}/checkpoint",
+        topic_id="tid-1",
+        console_rows=console_rows,
+    )
+    return ArchiveWriter(spark, args, "archive-1")
+
+
+def archived(tmp_path) -> dict[str, list[tuple]]:
+    """{date folder: [(partition, offset, value)]}, read by pyarrow from the archive's files alone."""
+    import pyarrow.parquet as pq
+
+    return {
+        folder.name: sorted(
+            (r["partition"], r["offset"], r["value"])
+            for path in sorted(folder.glob("*.parquet"))
+            for r in pq.read_table(path).to_pylist()
+        )
+        for folder in sorted((tmp_path / "archive").glob("date=*"))
+    }
+
+
+def test_a_batch_of_one_date_is_moved_whole_into_its_folder_and_shown_on_the_console(spark, tmp_path, capsys):
+    writer = archive_writer(spark, tmp_path, console_rows=5)
+    writer(kafka_rows(spark).where("offset != 12"), 0)  # both rows of 2026-01-03
+    assert archived(tmp_path) == {"date=2026-01-03": [(0, 13, b"\xfe"), (1, 3, b"")]}
+    assert (tmp_path / "archive" / archive.LOG_DIR / "0.json").exists()
+    assert not (tmp_path / "checkpoint" / archive.STAGING_DIR / "0").exists()
+    out = capsys.readouterr().out
+    assert "Batch: 0" in out and "|Zoë" in out
+
+
+def test_a_batch_across_midnight_is_split_by_date_and_a_stop_still_lets_the_runs_first_batch_commit(spark, tmp_path):
+    from jobs.read_from_kafka import StopRequested
+
+    writer = archive_writer(spark, tmp_path)
+    writer.request_stop()  # asked before the run's first batch reached the sink (Spark was still planning it)
+    writer(kafka_rows(spark), 0)
+    assert archived(tmp_path) == {
+        "date=2026-01-02": [(0, 12, b"New Kafka message")],
+        "date=2026-01-03": [(0, 13, b"\xfe"), (1, 3, b"")],
+    }
+    with pytest.raises(StopRequested):  # a later batch stops before it writes anything
+        writer(kafka_rows(spark), 1)
+    assert not (tmp_path / "archive" / archive.LOG_DIR / "1.json").exists()
