@@ -26,7 +26,7 @@ import math
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from hashlib import blake2b
 from urllib.parse import unquote
 
@@ -392,8 +392,7 @@ def verify_write(
         expectation.files,
         cap,
     )
-    report.ranges = ranges
-    return report
+    return replace(report, ranges=ranges)
 
 
 def where_taken(hdfs, checkpoint: str, path: str, files_this_run: list[str]) -> dict:

@@ -41,15 +41,11 @@ def run_id_of(run) -> str:
 
 
 @pytest.fixture
-def target(unique, cleanup_topics, cleanup_hdfs):
-    topic = f"events-{unique}"
-    home = f"/user/{hdfs_user()}/it-{unique}"
-    cleanup_topics(topic)
-    cleanup_topics(f"{topic}.dlq")
-    cleanup_hdfs(home)
-    cleanup_hdfs(checkpoint_for(hdfs_user(), "write_to_kafka", topic, f"{home}/landing"))
-    cleanup_hdfs(checkpoint_for(hdfs_user(), "read_from_kafka", topic, f"{home}/archive"))
-    return {"topic": topic, "hdfs_dir": f"{home}/landing", "output_dir": f"{home}/archive"}
+def target(target, cleanup_hdfs):
+    """tests/conftest.py's target, and an archive beside its landing dir (the folder is deleted after the test)."""
+    output_dir = f"{target['hdfs_dir'].rsplit('/', 1)[0]}/archive"
+    cleanup_hdfs(checkpoint_for(hdfs_user(), "read_from_kafka", target["topic"], output_dir))
+    return {**target, "output_dir": output_dir}
 
 
 def test_write_and_read_events_carry_what_the_runs_did_and_a_downstream_dag_checks_them(target, tmp_path):

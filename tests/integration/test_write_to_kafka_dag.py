@@ -37,17 +37,6 @@ def kv(topic: str) -> list[tuple[str | None, str | None]]:
     )
 
 
-@pytest.fixture
-def target(unique, cleanup_topics, cleanup_hdfs):
-    topic = f"players-{unique}"
-    hdfs_dir = f"/user/{hdfs_user()}/it-{unique}/landing"
-    cleanup_topics(topic)
-    cleanup_topics(f"{topic}.dlq")
-    cleanup_hdfs(f"/user/{hdfs_user()}/it-{unique}")
-    cleanup_hdfs(checkpoint_for(hdfs_user(), "write_to_kafka", topic, hdfs_dir))
-    return {"topic": topic, "hdfs_dir": hdfs_dir}
-
-
 def test_players_csv_arrives_whole_and_a_rerun_with_the_same_file_adds_nothing(target, tmp_path):
     run = run_dag("write_to_kafka", {"source_csv": str(DEFAULT_PLAYERS_CSV), **target})
     assert run.ok, run.tail()
