@@ -29,7 +29,6 @@ from devstack.engine import Stack
 from include import yarn
 
 MODES = ("client", "cluster")
-DRIVER_LOG_BYTES = 50_000_000  # the whole of a cluster-mode driver's log (the jobs log a line per batch)
 
 
 def suffix(mode: str) -> str:
@@ -99,10 +98,17 @@ def submit_on_yarn(
         )
     if mode == "client":
         return run
-    tails = yarn.driver_log_tail(rm, app, DRIVER_LOG_BYTES)
-    driver_log = "\n".join(tails.values())
+    seconds = time.monotonic() - started
+    driver_log = "\n".join(p.read_text(errors="replace") for p in container_logs(app))
     log.with_suffix(".driver.log").write_text(driver_log)
-    return SubmitRun(time.monotonic() - started, driver_log, log, None, run.broker_peak_rss_mb)
+    return SubmitRun(seconds, driver_log, log, None, run.broker_peak_rss_mb)
+
+
+def container_logs(app: str) -> list[Path]:
+    """The stdout and stderr of every container of ``app``, from the local NodeManager's log folder (log
+    aggregation is off: what `yarn logs` would show)."""
+    yarn_data = Stack().profile.data_dir / "yarn"
+    return sorted(p for p in yarn_data.glob(f"*/logs/{app}/*/std*") if p.is_file())
 
 
 def run(ctx: Context) -> str:
