@@ -61,15 +61,18 @@ def run_watching(dag_id: str, conf: dict, env: dict, rm: str) -> tuple[DagRun, d
     {application: {what: text}})."""
     bg = BackgroundDagRun(dag_id, conf, env=env)
     seen: dict[str, dict[str, str]] = {}
+    last: dict[str, float] = {}
     deadline = time.monotonic() + RUN_TIMEOUT_S
     try:
         while bg.running() and time.monotonic() < deadline:
             app = running_application(bg, rm)
-            if app and not is_spark_environment(seen.get(app, {}).get(ENVIRONMENT_PAGE, "")):
+            served = is_spark_environment(seen.get(app, {}).get(ENVIRONMENT_PAGE, ""))
+            if app and not served and time.monotonic() - last.get(app, 0) > 5:  # again every 5 s until served
+                last[app] = time.monotonic()
                 pages = yarn_ui_pages(rm, app)
                 if app not in seen or is_spark_environment(pages[ENVIRONMENT_PAGE]):
                     seen[app] = pages
-            time.sleep(1)
+            time.sleep(0.5)
         return bg.wait(60), seen
     finally:
         bg.kill()
