@@ -59,6 +59,7 @@ def run_watching(dag_id: str, conf: dict, env: dict, rm: str) -> tuple[DagRun, d
     """The DAG run in the background; while it goes, what the YARN UI shows of each application it runs (read
     once the ResourceManager runs it, and again until the driver's environment page answers): (the run,
     {application: {what: text}})."""
+    started = time.monotonic()
     bg = BackgroundDagRun(dag_id, conf, env=env)
     seen: dict[str, dict[str, str]] = {}
     last: dict[str, float] = {}
@@ -73,7 +74,9 @@ def run_watching(dag_id: str, conf: dict, env: dict, rm: str) -> tuple[DagRun, d
                 if app not in seen or is_spark_environment(pages[ENVIRONMENT_PAGE]):
                     seen[app] = pages
             time.sleep(0.5)
-        return bg.wait(60), seen
+        run = bg.wait(60)
+        run.seconds = time.monotonic() - started  # the whole run, not the wait for its end
+        return run, seen
     finally:
         bg.kill()
 
@@ -151,6 +154,7 @@ def test_a_secured_kafka_on_yarn_cluster_mode_reaches_the_drivers_and_the_secret
         assert app in pages["resourcemanager REST app"], pages["resourcemanager REST app"][:300]
         leaked = [(what, name) for what, text in pages.items() for name, secret in passwords.items() if secret in text]
         assert not leaked, f"{app}: {leaked}"
+        print(f"{app}: the proxy answered {' '.join(environment.split())[:160]!r}")
     # nor in any log: the runs' task logs, the drivers' and executors' container logs, the stack's daemons' logs
     yarn_data = single_yarn.profile.data_dir / "yarn"
     containers = {app: container_logs(yarn_data, app) for app in (write_app, read_app)}
@@ -161,6 +165,7 @@ def test_a_secured_kafka_on_yarn_cluster_mode_reaches_the_drivers_and_the_secret
     stack_logs = [*logs_dir.glob("*.log"), *logs_dir.glob("*.out")]
     scanned, leaks = scan_logs(passwords, since, [*containers[write_app], *containers[read_app], *stack_logs])
     assert scanned >= 10, scanned
+    print(f"logs scanned: {scanned}, of which {sum(map(len, containers.values()))} container logs")
     assert not leaks, leaks
     for run in (write, read):
         assert not [name for name, secret in passwords.items() if secret in run.output], "a secret in a task log"
