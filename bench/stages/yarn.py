@@ -1,4 +1,4 @@
-"""2y: the write and read jobs on YARN, beside local[*] in the same run: the single profile's YARN (a ResourceManager
+"""3c: the write and read jobs on YARN, beside local[*] in the same run: the single profile's YARN (a ResourceManager
 and one NodeManager on the stack's HDFS, devstack/nodes.py SINGLE_YARN; started for this stage when it is down,
 and stopped after), the same CSV and rows as stages 2 and 3, the DAG's exact spark-submit command for a
 spark_default of host ``yarn`` (what `make run SPARK_MASTER=yarn [SPARK_DEPLOY_MODE=cluster]` sets), in client
