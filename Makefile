@@ -182,7 +182,7 @@ test-events: single-only up ## opt-in: read_from_kafka started by its asset watc
 	@start=$$(date +%s); $(PY) -m pytest tests/events $(PYTEST_ARGS); rc=$$?; \
 	  echo "test-events: pytest exit $$rc after $$(( $$(date +%s) - start ))s"; exit $$rc
 
-test-yarn: single-only up ## opt-in: the DAGs on the single profile's YARN (started for it, stopped after unless it was up): SASL_SSL in cluster deploy mode, the secret nowhere; 'mark failed' under make ui kills the application (~15 min)
+test-yarn: single-only up ## opt-in: the DAGs on the single profile's YARN (started for it, stopped after unless it was up): SASL_SSL in cluster deploy mode, the secret nowhere; 'mark failed' under make ui kills the application (~5 min)
 	@was_up=0; $(DEVSTACK) status yarn >/dev/null 2>&1 && was_up=1; $(DEVSTACK) up yarn || exit 1; \
 	  start=$$(date +%s); $(PY) -m pytest tests/yarn $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$was_up = 0 ]; then $(DEVSTACK) down yarn; fi; \
@@ -196,7 +196,7 @@ test-cluster: up ## the DAGs on the cluster profile (standalone and YARN) and th
 	  echo "test-cluster: pytest exit $$rc after $$(( $$(date +%s) - start ))s"; exit $$rc
 
 
-bench: single-only up ## measure the pipeline against Kafka's own perf tools, local[*] and YARN (~35 min, BENCH_ROWS=2000000; BENCH_STAGES=yarn,...): bench/results/
+bench: single-only up ## measure the pipeline against Kafka's own perf tools, local[*] and YARN (~35-50 min, BENCH_ROWS=2000000; BENCH_STAGES=yarn,...): bench/results/
 	@$(PY) -m bench.run --rows $(BENCH_ROWS)
 
 lint: setup ## ruff check + format check + the import contracts (pyproject.toml: what a deployment runs never imports devstack/)
