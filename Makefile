@@ -26,10 +26,13 @@ export SPARK_LOCAL_IP := 127.0.0.1
 #   cluster  3 Kafka brokers (localhost:29092,29094,29096), NameNode localhost:28020/29870 + 2 DataNodes,
 #            Spark standalone spark://localhost:7077 (UI localhost:8180) + 2 workers, YARN (ResourceManager
 #            localhost:28032, UI + REST localhost:28088) + 2 NodeManagers; see devstack/nodes.py
+#   single + YARN (on demand: make up YARN=1, or SPARK_MASTER=yarn; make bench's yarn stage; make test-yarn):
+#            a ResourceManager (localhost:18032, UI + REST localhost:18088) + 1 NodeManager on the single HDFS
 # Ports come from devstack/nodes.py. The single profile's can be moved, with its own STACK_DIR, to run a second
 # single-node stack beside the first: make up STACK_DIR=/tmp/s2 KAFKA_PORT=39092 KAFKA_SECURE_PORT=39093
 # KAFKA_MTLS_PORT=39094 KAFKA_CONTROLLER_PORT=39192 NAMENODE_RPC_PORT=38020 NAMENODE_HTTP_PORT=39870 DATANODE_PORT=39866
-# DATANODE_HTTP_PORT=39864 DATANODE_IPC_PORT=39867 (the connections below follow the first six).
+# DATANODE_HTTP_PORT=39864 DATANODE_IPC_PORT=39867 YARN_PORT_BASE=17000 (the connections below follow the first six and
+# the last).
 PROFILE ?= single
 # read_from_kafka's asset watcher (docs/events.md): its own group, offsets committed by the provider's ack channel
 # only (auto-commit off, or the provider refuses to start), an error_cb that logs an unreachable broker, which the
@@ -54,16 +57,31 @@ export KAFKA_MTLS_PORT ?= 9094
 export KAFKA_CONTROLLER_PORT ?= 19092
 export NAMENODE_RPC_PORT ?= 8020
 export NAMENODE_HTTP_PORT ?= 9870
+# the single profile's YARN (on demand): YARN_PORT_BASE + Hadoop's port digits (devstack/nodes.py single_yarn_ports)
+export YARN_PORT_BASE ?= 18000
+export AIRFLOW_CONN_KAFKA_DEFAULT ?= {"conn_type": "kafka", "extra": {"bootstrap.servers": "localhost:$(KAFKA_PORT)"}}
+export AIRFLOW_CONN_KAFKA_WATCHER ?= {"conn_type": "kafka", "extra": {"bootstrap.servers": "localhost:$(KAFKA_PORT)", $(WATCHER_EXTRA)}}
+export AIRFLOW_CONN_WEBHDFS_DEFAULT ?= {"conn_type": "webhdfs", "host": "localhost", "port": $(NAMENODE_HTTP_PORT), "login": "$(HDFS_USER)", "extra": {"hdfs_uri": "hdfs://localhost:$(NAMENODE_RPC_PORT)"}}
+# Spark: SPARK_MASTER=local (local[*] in the driver, the default) or yarn (the single profile's YARN, which `make up`
+# then starts; SPARK_DEPLOY_MODE=client or cluster); the same as devstack/nodes.py spark_on_yarn_env
+SPARK_MASTER ?= local
+SPARK_DEPLOY_MODE ?= client
+ifeq ($(SPARK_MASTER),yarn)
+YARN := 1
+export HADOOP_CONF_DIR ?= $(STACK_DIR)/conf/hadoop-resourcemanager
+export SPARK_CONF_DIR ?= $(STACK_DIR)/conf/spark-yarn
+export AIRFLOW_CONN_SPARK_DEFAULT ?= {"conn_type": "spark", "host": "yarn", "extra": {"deploy-mode": "$(SPARK_DEPLOY_MODE)", "spark-binary": "spark-submit", "yarn_resourcemanager_webapp_address": "http://localhost:$(shell echo $$(( $(YARN_PORT_BASE) + 88 )))"}}
+else ifeq ($(SPARK_MASTER),local)
 # the Spark driver's class-data-sharing archive (devstack/cds.py), when `make setup` has built one: through the
 # environment, not SPARK_CONF_DIR (a folder first on the driver's classpath makes the JVM refuse the archive)
 ifndef SPARK_SUBMIT_OPTS
 SPARK_SUBMIT_OPTS := $(shell [ -x $(PY) ] && $(PY) -m devstack.cds --java-option 2>/dev/null)
 endif
 export SPARK_SUBMIT_OPTS
-export AIRFLOW_CONN_KAFKA_DEFAULT ?= {"conn_type": "kafka", "extra": {"bootstrap.servers": "localhost:$(KAFKA_PORT)"}}
-export AIRFLOW_CONN_KAFKA_WATCHER ?= {"conn_type": "kafka", "extra": {"bootstrap.servers": "localhost:$(KAFKA_PORT)", $(WATCHER_EXTRA)}}
-export AIRFLOW_CONN_WEBHDFS_DEFAULT ?= {"conn_type": "webhdfs", "host": "localhost", "port": $(NAMENODE_HTTP_PORT), "login": "$(HDFS_USER)", "extra": {"hdfs_uri": "hdfs://localhost:$(NAMENODE_RPC_PORT)"}}
 export AIRFLOW_CONN_SPARK_DEFAULT ?= {"conn_type": "spark", "host": "local[*]", "extra": {"deploy-mode": "client", "spark-binary": "spark-submit"}}
+else
+$(error SPARK_MASTER must be local or yarn on the single profile, not '$(SPARK_MASTER)')
+endif
 else ifeq ($(PROFILE),cluster)
 # its own Airflow database, so that runs of both profiles never share one SQLite file
 AIRFLOW_HOME := $(ROOT)/.airflow/cluster
@@ -103,12 +121,15 @@ export AIRFLOW__SECRETS__BACKEND ?= devstack.secrets_backend.LocalKafkaSecretsBa
 # are, is denied even should a wider folder be allowed.
 export AIRFLOW__KAFKA_SPARK_AIRFLOW__DENIED_SOURCE_DIRS ?= $(STACK_DIR)
 
+# the single profile's on-demand YARN: `make up YARN=1` starts it too (SPARK_MASTER=yarn implies it)
+YARN ?= 0
+
 DAG ?= write_to_kafka
 CONF ?= {}
 PYTEST_ARGS ?=
 BENCH_ROWS ?= 2000000
 
-.PHONY: single-only help setup up down status reset run demo ui ui-stop test test-unit test-integration test-faults test-long test-events test-cluster lint format lock clean bench
+.PHONY: single-only help setup up down status reset run demo ui ui-stop test test-unit test-integration test-faults test-long test-events test-yarn test-cluster lint format lock clean bench
 
 # demo, ui, test, test-faults and bench talk to the single-node stack's addresses (their tests and scripts)
 single-only:
@@ -120,8 +141,9 @@ help: ## list the targets
 setup: ## install what is missing: Debian packages, .venv, the stack's jars, Airflow's database
 	@bash devstack/setup.sh
 
-up: setup ## start Kafka (localhost:9092, SASL_SSL 9093 + mTLS 9094 unless SECURE=0) and HDFS (WebHDFS 9870); PROFILE=cluster: the cluster
+up: setup ## start Kafka (localhost:9092, SASL_SSL 9093 + mTLS 9094 unless SECURE=0) and HDFS (WebHDFS 9870); YARN=1: + YARN (RM localhost:18088); PROFILE=cluster: the cluster
 	@$(DEVSTACK) up
+	@if [ "$(YARN)" = 1 ]; then $(DEVSTACK) up yarn; fi
 	@$(DEVSTACK) cds --on-stack
 
 down: ## stop the services this project started (under supervisord), within a deadline; PROFILE=cluster: the cluster's
@@ -160,6 +182,12 @@ test-events: single-only up ## opt-in: read_from_kafka started by its asset watc
 	@start=$$(date +%s); $(PY) -m pytest tests/events $(PYTEST_ARGS); rc=$$?; \
 	  echo "test-events: pytest exit $$rc after $$(( $$(date +%s) - start ))s"; exit $$rc
 
+test-yarn: single-only up ## opt-in: the DAGs on the single profile's YARN (started for it, stopped after unless it was up): SASL_SSL in cluster deploy mode, the secret nowhere; 'mark failed' under make ui kills the application (~5 min)
+	@was_up=0; $(DEVSTACK) status yarn >/dev/null 2>&1 && was_up=1; $(DEVSTACK) up yarn || exit 1; \
+	  start=$$(date +%s); $(PY) -m pytest tests/yarn $(PYTEST_ARGS); rc=$$?; \
+	  if [ $$was_up = 0 ]; then $(DEVSTACK) down yarn; fi; \
+	  echo "test-yarn: pytest exit $$rc after $$(( $$(date +%s) - start ))s"; exit $$rc
+
 test-unit: setup ## pure tests only (no services)
 	@$(PY) -m pytest tests/unit tests/dags $(PYTEST_ARGS)
 
@@ -168,7 +196,7 @@ test-cluster: up ## the DAGs on the cluster profile (standalone and YARN) and th
 	  echo "test-cluster: pytest exit $$rc after $$(( $$(date +%s) - start ))s"; exit $$rc
 
 
-bench: single-only up ## measure the pipeline against Kafka's own perf tools (~5-10 min, BENCH_ROWS=2000000): bench/results/
+bench: single-only up ## measure the pipeline against Kafka's own perf tools, local[*] and YARN (~35-50 min, BENCH_ROWS=2000000; BENCH_STAGES=yarn,...): bench/results/
 	@$(PY) -m bench.run --rows $(BENCH_ROWS)
 
 lint: setup ## ruff check + format check + the import contracts (pyproject.toml: what a deployment runs never imports devstack/)

@@ -56,6 +56,10 @@ REQUIRED = (
     "verify_rows",
     "verify_s",
     "verify_rss_mb",
+    "write_rows_per_s_yarn",
+    "read_rows_per_s_yarn",
+    "write_rows_per_s_yarn_cluster",
+    "read_rows_per_s_yarn_cluster",
 )
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 PERFORMANCE_PAGE = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
@@ -169,6 +173,20 @@ def markdown_table(doc: dict) -> str:
             "",
         ),
         (
+            "write job on YARN, client / cluster deploy mode (one executor of 2 cores; same CSV, same rate)",
+            f"{_n(d.get('write_rows_per_s_yarn'), ' rec/s')} / {_n(d.get('write_rows_per_s_yarn_cluster'), ' rec/s')}",
+            f"local[*] {_n(d.get('write_rows_per_s'), ' rec/s')}: ratio {_ratio(d.get('write_yarn_to_local_ratio'))}"
+            f" / {_ratio(d.get('write_yarn_cluster_to_local_ratio'))}",
+            "",
+        ),
+        (
+            "read job on YARN, client / cluster deploy mode (same topic size, same rate)",
+            f"{_n(d.get('read_rows_per_s_yarn'), ' rec/s')} / {_n(d.get('read_rows_per_s_yarn_cluster'), ' rec/s')}",
+            f"local[*] {_n(d.get('read_rows_per_s'), ' rec/s')}: ratio {_ratio(d.get('read_yarn_to_local_ratio'))}"
+            f" / {_ratio(d.get('read_yarn_cluster_to_local_ratio'))}",
+            "",
+        ),
+        (
             "parse ceiling: write job's parsing → noop sink",
             _n(d["parse_rows_per_s"], " rec/s"),
             "Kafka sink = "
@@ -264,6 +282,12 @@ def markdown_table(doc: dict) -> str:
             f"whole read spark-submit {_n(read.get('submit_s'), ' s', 1)} "
             f"({_n(d.get('read_submit_rows_per_s'), ' rec/s')})"
         )
+    if d.get("write_submit_s_yarn") is not None or d.get("write_submit_s_yarn_cluster") is not None:
+        extra.append(
+            "on YARN, from spark-submit to the application's end (client / cluster mode): write "
+            f"{_n(d.get('write_submit_s_yarn'), ' s', 1)} / {_n(d.get('write_submit_s_yarn_cluster'), ' s', 1)}, "
+            f"read {_n(d.get('read_submit_s_yarn'), ' s', 1)} / {_n(d.get('read_submit_s_yarn_cluster'), ' s', 1)}"
+        )
     if extra:
         lines.append("")
         lines.append("Including JVM and session start: " + "; ".join(extra) + ".")
@@ -304,6 +328,13 @@ absolute numbers move with the machine's load):
   rows / `addBatch`. Every record is fetched and made a Spark row; nothing is projected or written. The read
   job cannot go faster than this in one spark-submit; what it adds is its projection and the Parquet files
   on HDFS.
+- **On YARN**: the same CSV and rows through the same write and read jobs, with the DAG's spark-submit for a
+  `spark_default` of host `yarn` (client, then cluster deploy mode), on the single profile's YARN: a
+  ResourceManager and one NodeManager on the stack's HDFS, started by the stage when down and stopped after;
+  one executor of 2 cores and 1 GB (local[*] has 2 task threads in a 1 GB driver). Rates computed as above:
+  the read job's `batch progress:` lines come from spark-submit's output (client) or the driver container's
+  log (cluster). The ratio is to local[*]'s rate in the same run; the seconds run from spark-submit's start
+  to the application's end in the ResourceManager.
 - **Parse ceiling**: the same CSV through `parse_lines → to_valid_messages` (both passes) into Spark's `noop`
   sink (action time only).
 - **Latency**: `kafka-producer-perf-test --throughput` at a fixed rate for warm-up + measured seconds while

@@ -5,7 +5,8 @@ Stages (a progress line each):
    average players row) and kafka-consumer-perf-test, on a fresh topic;
 2. write job: a generated players CSV -> HDFS -> jobs/write_to_kafka.py (availableNow, the DAG's arguments)
    -> Kafka; 3. read job: that topic -> jobs/read_from_kafka.py (with console) -> Parquet on HDFS; 3b. read
-   ceiling: the job's Kafka source alone -> Spark's noop sink, in a fresh spark-submit;
+   ceiling: the job's Kafka source alone -> Spark's noop sink, in a fresh spark-submit; 3c. the same write and
+   read jobs on YARN (the single profile's, started for the stage), client and cluster deploy mode;
 4. parse ceiling: the CSV -> the write job's parsing functions -> Spark's noop sink;
 5. latency: a producer at a fixed rate -> the read job in processingTime mode -> per-record latency;
 6. orchestration: `airflow dags test write_to_kafka` vs. the same steps without Airflow; spark-submit start
@@ -59,6 +60,7 @@ from bench.stages import (
     submit,
     verify_write,
     write,
+    yarn,
 )
 from bench.stages.common import SMALL_ROWS, Context, progress
 from devstack import engine as services
@@ -76,6 +78,7 @@ STAGES: list[tuple[str, str, str, Callable[[Context], str]]] = [
     ("write", "2/10", "write job (HDFS -> Spark -> Kafka)", write.run),
     ("read", "3/10", "read job (Kafka -> Spark -> Parquet)", read.run),
     ("read_ceiling", "3b/10", "read ceiling: Kafka source alone (noop sink)", read_ceiling.run),
+    ("yarn", "3c/10", "write and read jobs on YARN (client and cluster deploy mode)", yarn.run),
     ("parse", "4/10", "parse ceiling (noop sink)", parse.run),
     ("latency", "5/10", "latency (processingTime read)", latency.run),
     ("orchestration", "6a/10", "orchestration overhead: airflow dags test vs bare", orchestration.run),
@@ -93,6 +96,7 @@ NEEDS = {
     "parse": ["write"],
     "latency": ["prepare"],
     "memory": ["write", "read"],
+    "yarn": ["write", "read"],  # its figures stand beside local[*]'s, measured in the same run
 }
 
 

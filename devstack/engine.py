@@ -33,6 +33,7 @@ JAR_SETS = ("kafka", "hdfs", "spark-kafka", "yarn")
 NODE_START_DEADLINE_S = 90
 WHOLE_DEADLINE_S = 120
 STOP_DEADLINE_S = 30  # supervisord's stopwaitsecs: SIGTERM, then SIGKILL to the node's process group
+OFF_ON_DEMAND = "off (on demand)"  # `status` of an on-demand node nobody asked for
 
 KAFKA_TOOLS = {
     "kafka-topics": "org.apache.kafka.tools.TopicCommand",
@@ -340,11 +341,11 @@ class Stack:
 
     def down(self, names: list[str] | None = None) -> None:
         if not self.supervisor.pid():
-            for node in reversed(self._select(names)):
+            for node in reversed(self._select(names, every=True)):
                 print(f"{node.name}: not running", flush=True)
             return
         waves: list[list[Node]] = []
-        for node in reversed(self._select(names)):
+        for node in reversed(self._select(names, every=True)):
             if waves and node.stop_group and waves[-1][0].stop_group == node.stop_group:
                 waves[-1].append(node)
             else:
@@ -365,10 +366,12 @@ class Stack:
 
     def status(self, names: list[str] | None = None) -> bool:
         rows = []
-        for node in self._select(names):
+        for node in self._select(names, every=True):
             pid = self.pid(node.name)
             healthy = bool(pid) and probe(node.ready)
             state = "up" if healthy else ("starting/unhealthy" if pid else "down")
+            if state == "down" and node.on_demand and not names:
+                state = OFF_ON_DEMAND  # not started unless asked for: not a fault
             rows.append([node.name, state, str(pid or "-"), ",".join(map(str, node.ports)), str(node.log)])
         cols = ["SERVICE", "STATE", "PID", "PORTS", "LOG"]
         widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(cols)]
@@ -378,7 +381,7 @@ class Stack:
         for line in self.profile.addresses:
             print(line)
         print(f"Data, logs, PIDs  {self.profile.home} (supervisord: {self.supervisor.conf})")
-        return all(r[1] == "up" for r in rows)
+        return all(r[1] in ("up", OFF_ON_DEMAND) for r in rows)
 
     def reset(self) -> None:
         self.down()
@@ -391,9 +394,9 @@ class Stack:
             shutil.rmtree(self.profile.home, ignore_errors=True)
             print(f"reset: removed {self.profile.home} (data, logs, config of the {self.profile.name} profile)")
 
-    def _select(self, names: list[str] | None) -> list[Node]:
+    def _select(self, names: list[str] | None, every: bool = False) -> list[Node]:
         try:
-            return self.profile.select(names)
+            return self.profile.select(names, every)
         except ValueError as exc:
             raise StackError(str(exc)) from None
 

@@ -1,7 +1,10 @@
 """The two stack profiles as data: each is a list of node specs that devstack/engine.py runs, in order.
 
 - ``single`` (the default): one Kafka KRaft node (PLAINTEXT localhost:9092, SASL_SSL 9093 and mTLS 9094 unless
-  SECURE=0), a NameNode (8020, WebHDFS 9870) and a DataNode; Spark runs in the driver (local[*]).
+  SECURE=0), a NameNode (8020, WebHDFS 9870) and a DataNode; Spark runs in the driver (local[*]). On demand (nodes
+  that ``up`` starts only when named: ``python -m devstack up yarn``, ``make up YARN=1``, ``make bench``'s yarn
+  stage, ``make test-yarn``): a YARN ResourceManager and one NodeManager on its HDFS (ports ``YARN_PORT_BASE`` +
+  Hadoop's, 18032/18088/18041/18042 by default).
 - ``cluster``: 3 Kafka KRaft nodes (combined broker + controller, one static quorum, replication 3, min ISR 2),
   a NameNode + 2 DataNodes (replication 2), Spark standalone (a master + 2 one-core workers) and YARN (a
   ResourceManager + 2 NodeManagers, on the same HDFS), on ports disjoint from the single profile's so that both
@@ -113,6 +116,8 @@ class Node:
     secure_port: int | None = None
     # ... and its SSL listener that requires a client certificate (mTLS), beside it
     mtls_port: int | None = None
+    # started only when named (``up yarn``), never by a bare ``up``; ``down`` stops it with the rest
+    on_demand: bool = False
 
 
 @dataclass(frozen=True)
@@ -151,8 +156,9 @@ class Profile:
     def node(self, name: str) -> Node:
         return self.select([name])[0]
 
-    def select(self, names: list[str] | None) -> list[Node]:
-        """The nodes named (or of the groups named), in start order; all of them when ``names`` is empty."""
+    def select(self, names: list[str] | None, every: bool = False) -> list[Node]:
+        """The nodes named (or of the groups named), in start order; when ``names`` is empty, all of them but the
+        on-demand ones (every one with ``every``: what ``down`` and ``status`` cover)."""
         wanted: list[str] = []
         for name in names or []:
             wanted += self.groups.get(name, (name,))
@@ -160,7 +166,9 @@ class Profile:
         unknown = [n for n in wanted if n not in known]
         if unknown:
             raise ValueError(f"unknown service(s) {unknown}; known: {known} or {sorted(self.groups)}")
-        return [n for n in self.nodes if not wanted or n.name in wanted]
+        if not wanted:
+            return [n for n in self.nodes if every or not n.on_demand]
+        return [n for n in self.nodes if n.name in wanted]
 
 
 # Java 17 closes JDK internals that Hadoop's JAXB/Jersey and Kafka still reach into (Hadoop's own scripts add
@@ -189,6 +197,123 @@ def _hadoop_props(home: Path, log: Path) -> dict[str, str]:
 
 
 CONF_SRC = Path(__file__).resolve().parent / "conf"
+
+
+# ------------------------------------------------------------------------------------------- YARN, both profiles
+
+
+def _no_datanode(values: dict[str, object]) -> dict[str, object]:
+    """hdfs-site.xml values for a client of the HDFS (a YARN daemon): no DataNode of its own."""
+    return {
+        **values,
+        "datanode_port": 0,
+        "datanode_http_port": 0,
+        "datanode_ipc_port": 0,
+        "datanode_dir": Path(str(values["data_dir"])) / "none",
+    }
+
+
+def yarn_whole(rm_ports: dict[str, int], nodemanagers) -> Check:
+    nm_ports = [nm[0] for nm in nodemanagers]
+    return Check(
+        f"the ResourceManager lists {len(nm_ports)} NodeManager(s) RUNNING",
+        partial(health.yarn_nodes_running, rm_ports["webapp"], nm_ports),
+    )
+
+
+def yarn_nodes(
+    home: Path,
+    rm_ports: dict[str, int],
+    nodemanagers: dict[str, tuple[int, int, int, int]],
+    sizes: dict[str, object],
+    hdfs_client_configs: Callable[[Path], tuple[Config, ...]],
+    on_demand: bool = False,
+) -> list[Node]:
+    """A ResourceManager and its NodeManagers ({node name: (rpc, localizer, web, https)}) under ``home``, on the HDFS
+    that ``hdfs_client_configs(folder)`` describes (core-site.xml and hdfs-site.xml into that folder). The
+    ResourceManager's folder, ``<home>/conf/hadoop-resourcemanager``, is the clients' HADOOP_CONF_DIR."""
+    conf, data, logs = home / "conf", home / "data", home / "logs"
+    first_nm = next(iter(nodemanagers.values()))
+
+    def configs(daemon: str, nm: tuple[int, int, int, int]) -> tuple[Config, ...]:
+        values = dict(
+            **{f"rm_{k}_port" if k != "rpc" else "rm_port": v for k, v in rm_ports.items()},
+            rm_webapp_https_port=rm_ports["https"],
+            nm_port=nm[0],
+            nm_localizer_port=nm[1],
+            nm_webapp_port=nm[2],
+            nm_webapp_https_port=nm[3],
+            nm_dir=data / "yarn" / daemon,
+            **sizes,
+        )
+        out = conf / f"hadoop-{daemon}"
+        return (
+            *hdfs_client_configs(out),
+            Config("yarn-site.xml", out / "yarn-site.xml", values),
+            Config("capacity-scheduler.xml", out / "capacity-scheduler.xml", values),
+            Config("hadoop-log4j.properties", out / "log4j.properties", {}),
+        )
+
+    rm_webapp = rm_ports["webapp"]
+    out = [
+        Node(
+            name="yarn-resourcemanager",
+            main_class="org.apache.hadoop.yarn.server.resourcemanager.ResourceManager",
+            jars="yarn",
+            ports=tuple(rm_ports[k] for k in ("rpc", "scheduler", "tracker", "admin", "webapp")),
+            heap=HEAPS["yarn-resourcemanager"],
+            ready=Check(
+                f"REST API STARTED on http://localhost:{rm_webapp}", partial(health.yarn_rm_started, rm_webapp)
+            ),
+            log=logs / "yarn-resourcemanager.log",
+            sysprops=_hadoop_props(home, logs / "yarn-resourcemanager.log"),
+            conf_dirs=(conf / "hadoop-resourcemanager",),
+            configs=configs("resourcemanager", first_nm),
+            on_demand=on_demand,
+        )
+    ]
+    for name, nm in nodemanagers.items():
+        daemon = name.removeprefix("yarn-")
+        out.append(
+            Node(
+                name=name,
+                main_class="org.apache.hadoop.yarn.server.nodemanager.NodeManager",
+                jars="yarn",
+                ports=nm[:3],
+                heap=HEAPS["yarn-nodemanager"],
+                ready=Check(
+                    f"RUNNING in the ResourceManager's node list as localhost:{nm[0]}, UI http://localhost:{nm[2]}",
+                    partial(health.yarn_nodes_running, rm_webapp, [nm[0]]),
+                ),
+                log=logs / f"{name}.log",
+                sysprops=_hadoop_props(home, logs / f"{name}.log"),
+                conf_dirs=(conf / f"hadoop-{daemon}",),
+                configs=configs(daemon, nm),
+                # the containers' launch scripts run $JAVA_HOME/bin/java
+                env={"JAVA_HOME": java_home()},
+                on_demand=on_demand,
+            )
+        )
+    return out
+
+
+def spark_defaults(
+    folder: Path, *, executor_instances: int, executor_cores: int, executor_memory: str, replication: int
+) -> Config:
+    """spark-submit's defaults (spark-defaults.conf in ``folder``, the SPARK_CONF_DIR of a run on this profile's
+    Spark standalone or YARN)."""
+    return Config(
+        "spark-defaults.conf",
+        folder / "spark-defaults.conf",
+        {
+            "executor_instances": executor_instances,
+            "executor_cores": executor_cores,
+            "executor_memory": executor_memory,
+            "replication": replication,
+            "spark_jars": spark_home() / "jars",
+            "python": sys.executable,
+        },
+    )
 
 
 # ------------------------------------------------------------------------------------------------ single
@@ -288,16 +413,30 @@ def single() -> Profile:
             configs=hadoop_configs,
         ),
     )
+    rm_ports, nm_ports = single_yarn_ports()
+
+    def hdfs_client_configs(out: Path) -> tuple[Config, ...]:
+        return (
+            Config("core-site.xml", out / "core-site.xml", hdfs_values),
+            Config("hdfs-site.xml", out / "hdfs-site.xml", hdfs_values),
+        )
+
+    yarn = yarn_nodes(home, rm_ports, {"yarn-nodemanager": nm_ports}, SINGLE_YARN, hdfs_client_configs, on_demand=True)
     return Profile(
         name="single",
         home=home,
-        nodes=nodes,
-        groups={"hdfs": ("namenode", "datanode")},
+        nodes=(*nodes, *yarn),
+        groups={"hdfs": ("namenode", "datanode"), "yarn": tuple(n.name for n in yarn)},
+        whole={"yarn": yarn_whole(rm_ports, [nm_ports])},
+        spark_defaults=spark_defaults(single_yarn_spark_conf_dir(), **SINGLE_YARN_EXECUTOR, replication=1),
         addresses=(
             f"Kafka bootstrap   localhost:{kafka_port}"
             + (f" (SASL_SSL localhost:{secure_port}, mTLS localhost:{mtls_port})" if secure else ""),
             f"HDFS              hdfs://localhost:{nn_rpc}, WebHDFS + UI http://localhost:{nn_http}",
             "Spark             local[*] (in the driver)",
+            f"YARN (on demand)  ResourceManager localhost:{rm_ports['rpc']}, UI + REST http://localhost:"
+            f"{rm_ports['webapp']} (NodeManager localhost:{nm_ports[0]} UI http://localhost:{nm_ports[2]}; "
+            f"{SINGLE_YARN['nm_memory_mb']} MB); HADOOP_CONF_DIR {single_yarn_conf_dir()}: make up YARN=1",
         ),
         hadoop_client_conf=hadoop_conf,
     )
@@ -381,6 +520,70 @@ def yarn_conf_dir() -> Path:
     """The cluster's client configuration (core-, hdfs-, yarn-site.xml): what the Makefile exports as
     HADOOP_CONF_DIR for spark-submit on YARN (the ResourceManager's own folder)."""
     return stack_dir() / "cluster" / "conf" / "hadoop-resourcemanager"
+
+
+# The single profile's YARN, on demand: a ResourceManager and one NodeManager on the single stack's HDFS, for
+# `make bench`'s yarn stage (the write and read jobs on YARN beside local[*], in the same run), `make test-yarn`
+# and `make run SPARK_MASTER=yarn`. Its ports are YARN_PORT_BASE + the last digits of Hadoop's defaults (18032,
+# 18088, 18041, 18042 ...): none is the cluster profile's (28xxx/29xxx), the single stack's, or in the ephemeral
+# range; a second single stack moves them all with one variable (YARN_PORT_BASE=17000).
+SINGLE_YARN_PORT_BASE = 18000
+SINGLE_YARN_OFFSETS = {"rpc": 32, "scheduler": 30, "tracker": 31, "admin": 33, "webapp": 88, "https": 90}
+SINGLE_YARN_NM_OFFSETS = (41, 40, 42, 44)  # (rpc, localizer, web, https)
+# What its NodeManager offers, and the executor every job gets (spark-defaults.conf of .stack/conf/spark-yarn/):
+# one executor of 2 cores, as local[*] has 2 task threads on this 2-core machine, and 1 GB, local[*]'s driver heap.
+# A client-mode job is its ApplicationMaster (512m + 384 MB) and the executor (1g + 384 MB): 2.3 GB; a
+# cluster-mode job is its driver (spark.driver.memory 1g + 384 MB) and the executor: 2.8 GB. One job at a time.
+SINGLE_YARN = {**YARN, "nm_memory_mb": 3072, "am_percent": 0.5}
+SINGLE_YARN_EXECUTOR = {"executor_instances": 1, "executor_cores": 2, "executor_memory": "1g"}
+
+
+def single_yarn_ports() -> tuple[dict[str, int], tuple[int, int, int, int]]:
+    """(the ResourceManager's ports by role, the NodeManager's (rpc, localizer, web, https)), from YARN_PORT_BASE."""
+    base = port("YARN_PORT_BASE", SINGLE_YARN_PORT_BASE)
+    rm = {role: base + offset for role, offset in SINGLE_YARN_OFFSETS.items()}
+    rpc, localizer, web, https = (base + offset for offset in SINGLE_YARN_NM_OFFSETS)
+    return rm, (rpc, localizer, web, https)
+
+
+def single_yarn_rm_url() -> str:
+    """The single profile's ResourceManager web address (the Spark connection's yarn_resourcemanager_webapp_address)."""
+    return f"http://localhost:{single_yarn_ports()[0]['webapp']}"
+
+
+def single_yarn_conf_dir() -> Path:
+    """HADOOP_CONF_DIR of a spark-submit on the single profile's YARN (its ResourceManager's folder)."""
+    return stack_dir() / "conf" / "hadoop-resourcemanager"
+
+
+def single_yarn_spark_conf_dir() -> Path:
+    """SPARK_CONF_DIR of a spark-submit on the single profile's YARN (its executor and spark.yarn.jars)."""
+    return stack_dir() / "conf" / "spark-yarn"
+
+
+def spark_on_yarn_env(mode: str, profile_name: str = "single") -> dict[str, str]:
+    """What `make run [PROFILE=cluster] SPARK_MASTER=yarn SPARK_DEPLOY_MODE=<mode>` sets for a run on that profile's
+    YARN: the spark_default connection, and spark-submit's HADOOP_CONF_DIR and SPARK_CONF_DIR. The DAGs are the
+    same. (The single profile's local runs keep SPARK_SUBMIT_OPTS, the driver's CDS archive, which a
+    SPARK_CONF_DIR on the classpath makes the JVM refuse: a YARN run goes without it, as the cluster's do.)"""
+    import json
+
+    if mode not in ("client", "cluster"):
+        raise ValueError(f"SPARK_DEPLOY_MODE must be client or cluster, not {mode!r}")
+    if profile_name == "cluster":
+        rm, hadoop_conf, spark_conf = YARN_RM_WEBAPP_URL, yarn_conf_dir(), stack_dir() / "cluster" / "conf" / "spark"
+    else:
+        rm, hadoop_conf, spark_conf = single_yarn_rm_url(), single_yarn_conf_dir(), single_yarn_spark_conf_dir()
+    connection = {
+        "conn_type": "spark",
+        "host": "yarn",
+        "extra": {"deploy-mode": mode, "spark-binary": "spark-submit", "yarn_resourcemanager_webapp_address": rm},
+    }
+    return {
+        "AIRFLOW_CONN_SPARK_DEFAULT": json.dumps(connection),
+        "HADOOP_CONF_DIR": str(hadoop_conf),
+        "SPARK_CONF_DIR": str(spark_conf),
+    }
 
 
 def cluster() -> Profile:
@@ -539,69 +742,24 @@ def cluster() -> Profile:
             )
         )
 
-    def yarn_configs(daemon: str, nm: tuple[int, int, int, int]) -> tuple[Config, ...]:
+    def hdfs_client_configs(out: Path) -> tuple[Config, ...]:
         values = dict(
             namenode_rpc_port=NAMENODE_RPC_PORT,
             namenode_http_port=NAMENODE_HTTP_PORT,
-            datanode_port=0,
-            datanode_http_port=0,
-            datanode_ipc_port=0,
             data_dir=data / "hdfs",
-            datanode_dir=data / "hdfs" / "none",
-            **{f"rm_{k}_port" if k != "rpc" else "rm_port": v for k, v in YARN_RM_PORTS.items()},
-            rm_webapp_https_port=YARN_RM_PORTS["https"],
-            nm_port=nm[0],
-            nm_localizer_port=nm[1],
-            nm_webapp_port=nm[2],
-            nm_webapp_https_port=nm[3],
-            nm_dir=data / "yarn" / daemon,
-            **YARN,
         )
-        out = conf / f"hadoop-{daemon}"
         return (
             Config("cluster/core-site.xml", out / "core-site.xml", values),
-            Config("cluster/hdfs-site.xml", out / "hdfs-site.xml", values),
-            Config("cluster/yarn-site.xml", out / "yarn-site.xml", values),
-            Config("cluster/capacity-scheduler.xml", out / "capacity-scheduler.xml", values),
-            Config("hadoop-log4j.properties", out / "log4j.properties", {}),
+            Config("cluster/hdfs-site.xml", out / "hdfs-site.xml", _no_datanode(values)),
         )
 
-    nm_ports = [nm[0] for nm in YARN_NODEMANAGERS.values()]
-    rm_webapp = YARN_RM_PORTS["webapp"]
-    nodes.append(
-        Node(
-            name="yarn-resourcemanager",
-            main_class="org.apache.hadoop.yarn.server.resourcemanager.ResourceManager",
-            jars="yarn",
-            ports=tuple(YARN_RM_PORTS[k] for k in ("rpc", "scheduler", "tracker", "admin", "webapp")),
-            heap=HEAPS["yarn-resourcemanager"],
-            ready=Check(f"REST API STARTED on {YARN_RM_WEBAPP_URL}", partial(health.yarn_rm_started, rm_webapp)),
-            log=logs / "yarn-resourcemanager.log",
-            sysprops=_hadoop_props(home, logs / "yarn-resourcemanager.log"),
-            conf_dirs=(conf / "hadoop-resourcemanager",),
-            configs=yarn_configs("resourcemanager", YARN_NODEMANAGERS[1]),
-        )
+    nodes += yarn_nodes(
+        home,
+        YARN_RM_PORTS,
+        {f"yarn-nodemanager-{n}": nm for n, nm in YARN_NODEMANAGERS.items()},
+        YARN,
+        hdfs_client_configs,
     )
-    for n, nm in YARN_NODEMANAGERS.items():
-        nodes.append(
-            Node(
-                name=f"yarn-nodemanager-{n}",
-                main_class="org.apache.hadoop.yarn.server.nodemanager.NodeManager",
-                jars="yarn",
-                ports=nm[:3],
-                heap=HEAPS["yarn-nodemanager"],
-                ready=Check(
-                    f"RUNNING in the ResourceManager's node list as localhost:{nm[0]}, UI http://localhost:{nm[2]}",
-                    partial(health.yarn_nodes_running, rm_webapp, [nm[0]]),
-                ),
-                log=logs / f"yarn-nodemanager-{n}.log",
-                sysprops=_hadoop_props(home, logs / f"yarn-nodemanager-{n}.log"),
-                conf_dirs=(conf / f"hadoop-nodemanager-{n}",),
-                configs=yarn_configs(f"nodemanager-{n}", nm),
-                # the containers' launch scripts run $JAVA_HOME/bin/java
-                env={"JAVA_HOME": java_home()},
-            )
-        )
     kafka = {n: broker for n, (broker, _) in KAFKA_NODES.items()}
     worker_ports = [rpc for rpc, _ in SPARK_WORKERS.values()]
     return Profile(
@@ -627,19 +785,14 @@ def cluster() -> Profile:
                 f"{len(SPARK_WORKERS)} workers ALIVE",
                 partial(health.spark_workers_alive, SPARK_MASTER_UI_PORT, worker_ports),
             ),
-            "yarn": Check(
-                f"the ResourceManager lists {len(YARN_NODEMANAGERS)} NodeManagers RUNNING",
-                partial(health.yarn_nodes_running, rm_webapp, nm_ports),
-            ),
+            "yarn": yarn_whole(YARN_RM_PORTS, YARN_NODEMANAGERS.values()),
         },
-        spark_defaults=Config(
-            "cluster/spark-defaults.conf",
-            conf / "spark" / "spark-defaults.conf",
-            {
-                "executor_memory": HEAPS["spark-executor"],
-                "spark_jars": spark_home() / "jars",
-                "python": sys.executable,
-            },
+        spark_defaults=spark_defaults(
+            conf / "spark",
+            executor_instances=len(SPARK_WORKERS),
+            executor_cores=SPARK_WORKER_CORES,
+            executor_memory=HEAPS["spark-executor"],
+            replication=2,
         ),
         addresses=(
             f"Kafka bootstrap   {BOOTSTRAP_SERVERS}  (controllers "

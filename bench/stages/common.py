@@ -115,7 +115,10 @@ def submit_command(
     jars: str | None = None,
     packages: str | None = None,
 ) -> list[str]:
-    """The spark-submit command, built by SparkSubmitOperator's own hook from the spark_default connection."""
+    """The spark-submit command, built by SparkSubmitOperator's own hook from the spark_default connection. On YARN
+    in cluster deploy mode, KafkaSparkSubmitOperator follows the application through the ResourceManager
+    (``yarn_track_via_rm_api``, which makes the hook add ``spark.yarn.submit.waitAppCompletion=false``; it adds
+    nothing elsewhere)."""
     from airflow.providers.apache.spark.hooks.spark_submit import SparkSubmitHook
 
     hook = SparkSubmitHook(
@@ -126,6 +129,7 @@ def submit_command(
         packages=packages,
         name=name,
         application_args=application_args,
+        yarn_track_via_rm_api=True,
     )
     return hook._build_spark_submit_command(application)
 

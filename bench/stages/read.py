@@ -3,9 +3,13 @@ read in two halves (cold and warm JVM)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 from bench import stats
 from bench.stages.common import (
     Context,
+    SubmitRun,
     add_batch_s,
     batch_progress_lines,
     batch_span_ms,
@@ -14,14 +18,35 @@ from bench.stages.common import (
     sink_row_count,
     topic_read_plan,
 )
+from include.pipeline.read import ReadRecord
+from include.plans import ReadPlan
 
 
 def run(ctx: Context) -> str:
     plan, recorded = topic_read_plan(ctx, "archive")
-    run = run_submit(
-        dag_command(plan.job, recorded.spark_args, "read_from_kafka", []),
-        ctx.work / "read_from_kafka.log",
-        {"HADOOP_USER_NAME": plan.hdfs_user},
+    measured = measure(ctx, plan, recorded, ctx.work / "read_from_kafka.log", run_submit)
+    rows, batches, batch_s = measured["rows"], measured["batches"], measured["batch_s"]
+    ctx.results["read_rows_per_s"] = measured["rows_per_s"]
+    ctx.results["read_ratio"] = stats.ratio(ctx.results["read_rows_per_s"], ctx.results.get("consumer_perf_rows_per_s"))
+    ctx.results["read_submit_s"] = measured["submit_s"]
+    ctx.results["read_submit_rows_per_s"] = stats.rate(rows, measured["submit_s"])
+    ctx.details["read"] = measured
+    warm = read_cold_and_warm(ctx)
+    return (
+        f"{rows:,} rows: {ctx.results['read_rows_per_s']:,.0f} rec/s in {batches} batch(es) "
+        f"({stats.rate(rows, batch_s):,.0f} rec/s with planning and commits) "
+        f"(ratio {ctx.results['read_ratio'] or float('nan'):.2f}), spark-submit {measured['submit_s']:.1f}s; "
+        f"in two halves: first {warm['cold_rows_per_s']:,.0f} rec/s, second (warm JVM) "
+        f"{warm['warm_rows_per_s']:,.0f} rec/s (ratio {ctx.results['read_warm_ratio'] or float('nan'):.2f})"
+    )
+
+
+def measure(ctx: Context, plan: ReadPlan, recorded: ReadRecord, log: Path, submit: Callable[..., SubmitRun]) -> dict:
+    """The read job for ``plan`` and ``recorded`` (record_offsets' arguments), run by ``submit(command, log,
+    env)``: every row checked in the archive, the rate = rows / Spark's addBatch time, from the job's batch
+    progress lines (the driver's output)."""
+    run = submit(
+        dag_command(plan.job, recorded.spark_args, "read_from_kafka", []), log, {"HADOOP_USER_NAME": plan.hdfs_user}
     )
     rows = sink_row_count(ctx.hdfs, plan.output_dir)
     if rows != ctx.rows:
@@ -34,12 +59,9 @@ def run(ctx: Context) -> str:
     tasks_s = add_batch_s(progress)
     if sum(p["numInputRows"] for p in progress) != rows:
         raise RuntimeError(f"the job's batch progress lines count {sum(p['numInputRows'] for p in progress)} rows")
-    ctx.results["read_rows_per_s"] = stats.rate(rows, tasks_s)
-    ctx.results["read_ratio"] = stats.ratio(ctx.results["read_rows_per_s"], ctx.results.get("consumer_perf_rows_per_s"))
-    ctx.results["read_submit_s"] = run.seconds
-    ctx.results["read_submit_rows_per_s"] = stats.rate(rows, run.seconds)
-    ctx.details["read"] = {
+    return {
         "rows": rows,
+        "rows_per_s": stats.rate(rows, tasks_s),
         "submit_s": round(run.seconds, 2),
         "batches": batches,
         "batch_s": batch_s,
@@ -52,14 +74,6 @@ def run(ctx: Context) -> str:
         "driver_peak_rss_mb": run.driver_peak_rss_mb,
         "broker_peak_rss_mb": run.broker_peak_rss_mb,
     }
-    warm = read_cold_and_warm(ctx)
-    return (
-        f"{rows:,} rows: {ctx.results['read_rows_per_s']:,.0f} rec/s in {batches} batch(es) "
-        f"({stats.rate(rows, batch_s):,.0f} rec/s with planning and commits) "
-        f"(ratio {ctx.results['read_ratio'] or float('nan'):.2f}), spark-submit {run.seconds:.1f}s; "
-        f"in two halves: first {warm['cold_rows_per_s']:,.0f} rec/s, second (warm JVM) "
-        f"{warm['warm_rows_per_s']:,.0f} rec/s (ratio {ctx.results['read_warm_ratio'] or float('nan'):.2f})"
-    )
 
 
 def read_cold_and_warm(ctx: Context) -> dict:

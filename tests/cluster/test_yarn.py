@@ -26,6 +26,8 @@ from tests.support.cluster import BOOTSTRAP, big_csv, high_watermarks, wait_for
 from tests.support.kafka import consume_all, new_read_target
 from tests.support.spark import processes_naming
 from tests.support.stack import hdfs_user
+from tests.support.yarn import applications, container_logs
+from tests.support.yarn import running_application as running_yarn_application
 
 CLUSTER = Stack("cluster")
 RM = nodes.YARN_RM_WEBAPP_URL
@@ -37,16 +39,7 @@ pytestmark = pytest.mark.cluster
 def on_yarn(mode: str, **more: str) -> dict[str, str]:
     """What `make run PROFILE=cluster SPARK_MASTER=yarn SPARK_DEPLOY_MODE=<mode>` sets: the connection, and the
     cluster's client configuration. The DAG files are the same."""
-    connection = {
-        "conn_type": "spark",
-        "host": "yarn",
-        "extra": {"deploy-mode": mode, "spark-binary": "spark-submit", yarn.RM_ADDRESS_KEY: RM},
-    }
-    return {"AIRFLOW_CONN_SPARK_DEFAULT": json.dumps(connection), "HADOOP_CONF_DIR": str(nodes.yarn_conf_dir()), **more}
-
-
-def applications(output: str) -> list[str]:
-    return list(dict.fromkeys(re.findall(r"YARN application (application_\d+_\d+) \(ResourceManager", output)))
+    return {**nodes.spark_on_yarn_env(mode, "cluster"), **more}
 
 
 def verification(output: str) -> dict:
@@ -54,14 +47,7 @@ def verification(output: str) -> dict:
 
 
 def running_application(bg: BackgroundDagRun) -> str | None:
-    """The newest application the background run's task named in its log, once the ResourceManager runs it."""
-    apps = applications(bg.log.read_text(errors="replace"))
-    try:
-        if apps and yarn.app_state(RM, apps[-1]).state == "RUNNING":
-            return apps[-1]
-    except yarn.YarnError:  # named while spark-submit uploads its files, before the ResourceManager has it
-        pass
-    return None
+    return running_yarn_application(bg, RM)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -355,9 +341,9 @@ def test_in_cluster_mode_the_kafka_client_file_reaches_the_driver_private_and_ne
     assert secret not in " ".join(cmd) and secret not in output
     [app] = list(dict.fromkeys(re.findall(r"application_\d+_\d+", output)))
     assert yarn.app_state(RM, app).final_status == "SUCCEEDED"
-    logs = list(CLUSTER.profile.data_dir.glob(f"yarn/nodemanager-*/logs/{app}/*/*"))
+    logs = container_logs(CLUSTER.profile.data_dir / "yarn", app)
     assert logs, f"no container logs of {app}"
-    text = "".join(p.read_text(errors="replace") for p in logs if p.is_file())
+    text = "".join(p.read_text(errors="replace") for p in logs)
     assert "kafka client options in the driver: ['kafka.sasl.jaas.config', 'kafka.sasl.mechanism', " in text
     assert "True" in text.split("kafka client options in the driver:", 1)[1].splitlines()[0]
     assert secret not in text, "the secret is in a container's log"

@@ -25,8 +25,6 @@ from devstack.secure import (
     ADMIN_CONN_ID,
     READER_CONN_ID,
     WRITER_CONN_ID,
-    secure_bootstrap,
-    secure_connection,
 )
 from include.config import DEFAULT_PLAYERS_CSV, GROUP_PREFIX
 from include.kafka.admin import AUTHORIZATION_FAILED, KafkaAccessDenied, ensure_topic, require_operations
@@ -35,25 +33,20 @@ from include.policy import env_var
 from tests.support.airflow import BackgroundDagRun, run_dag
 from tests.support.data import PLAYERS
 from tests.support.kafka import client_errors, count_records, list_topics, produce_one, write_target
-from tests.support.secrets import SecretSampler, scan_logs
-from tests.support.stack import ROOT, WEBHDFS, hdfs_user, require_listener
+from tests.support.secrets import SecretSampler, scan_logs, secure_configs, stack_passwords
+from tests.support.stack import ROOT, WEBHDFS, hdfs_user
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def configs(stack) -> dict[str, dict[str, str]]:
-    require_listener(secure_bootstrap(), "SASL_SSL")
-    return {conn_id: secure_connection(conn_id)["extra"] for conn_id in (ADMIN_CONN_ID, WRITER_CONN_ID, READER_CONN_ID)}
+    return secure_configs()
 
 
 @pytest.fixture(scope="module")
 def passwords() -> dict[str, str]:
-    data = secure.load_secrets(stack_dir())
-    return {
-        **{f"user {u}": p for u, p in data["users"].items()},
-        **{k: data[k] for k in ("keystore_password", "ca_password", "mtls_key_password")},
-    }
+    return stack_passwords()
 
 
 @pytest.fixture

@@ -10,9 +10,33 @@ import threading
 import time
 from pathlib import Path
 
-from tests.support.stack import ROOT
+from tests.support.stack import ROOT, require_listener
 
 SPARK_SUBMIT = "org.apache.spark.deploy.SparkSubmit"
+# a cluster-mode driver: its YARN container's JVM (the job's arguments follow it as --arg ...)
+YARN_DRIVER = "org.apache.spark.deploy.yarn.ApplicationMaster"
+
+
+def stack_passwords() -> dict[str, str]:
+    """Every secret the local stack generated: the SCRAM users' passwords, the keystore's, the CA's and the mTLS
+    client key's (from its 0600 secrets file)."""
+    from devstack import secure
+    from devstack.nodes import stack_dir
+
+    data = secure.load_secrets(stack_dir())
+    return {
+        **{f"user {u}": p for u, p in data["users"].items()},
+        **{k: data[k] for k in ("keystore_password", "ca_password", "mtls_key_password")},
+    }
+
+
+def secure_configs() -> dict[str, dict[str, str]]:
+    """The secure listener's connections (admin, writer, reader) as confluent-kafka configs, from the local secrets
+    backend; fails the test, saying how to fix it, when the broker has no SASL_SSL listener."""
+    from devstack.secure import ADMIN_CONN_ID, READER_CONN_ID, WRITER_CONN_ID, secure_bootstrap, secure_connection
+
+    require_listener(secure_bootstrap(), "SASL_SSL")
+    return {conn_id: secure_connection(conn_id)["extra"] for conn_id in (ADMIN_CONN_ID, WRITER_CONN_ID, READER_CONN_ID)}
 
 
 def airflow_home() -> Path:
@@ -28,6 +52,7 @@ class SecretSampler:
         self.samples = 0
         self.spark_seen = 0  # samples taken while a spark-submit JVM ran (from /proc/*/cmdline)
         self.ps_spark_seen = 0  # the same, as ps showed it
+        self.yarn_driver_seen = 0  # samples taken while a cluster-mode driver of the job ran in a YARN container
         self.longest_ps_line = 0
         self.timeline: list[tuple[float, float, bool]] = []  # (start, seconds, spark-submit running)
         self.leaks: list[str] = []
@@ -56,16 +81,19 @@ class SecretSampler:
             self.ps_spark_seen += any(SPARK_SUBMIT in line and self.job_marker in line for line in args.splitlines())
             self.longest_ps_line = max(self.longest_ps_line, *(len(line) for line in args.splitlines()))
             self._check("ps -eo args", args)
-            spark = False
+            spark = yarn_driver = False
             for proc in Path("/proc").glob("[0-9]*"):
                 for part in ("cmdline", "environ"):  # what ps shows, unabridged; and every environment
                     try:
                         text = (proc / part).read_bytes().decode(errors="replace")
                     except OSError:
                         continue
-                    spark = spark or (part == "cmdline" and SPARK_SUBMIT in text and self.job_marker in text)
+                    ours = part == "cmdline" and self.job_marker in text
+                    spark = spark or (ours and SPARK_SUBMIT in text)
+                    yarn_driver = yarn_driver or (ours and YARN_DRIVER in text)
                     self._check(f"{proc}/{part}", text)
             self.spark_seen += spark
+            self.yarn_driver_seen += yarn_driver
             self.timeline.append((start, time.monotonic() - start, spark))
             self._stop.wait(0.1)
 

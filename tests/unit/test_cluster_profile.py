@@ -112,10 +112,11 @@ def test_the_cds_archive_goes_through_spark_submit_opts_never_spark_defaults(tmp
     """SPARK_CONF_DIR sits first on the driver's classpath, and a dynamic CDS archive is refused for another classpath
     than the one it was dumped with: the archive goes through SPARK_SUBMIT_OPTS (single profile) or nowhere."""
     monkeypatch.setenv("STACK_DIR", str(tmp_path))
-    assert Stack("single").profile.spark_defaults is None
-    stack = Stack("cluster")
-    stack.render_spark_defaults()
-    assert "SharedArchiveFile" not in (stack.profile.spark_conf_dir / "spark-defaults.conf").read_text()
+    for profile in ("single", "cluster"):  # the single profile's: for its on-demand YARN only
+        stack = Stack(profile)
+        stack.render_spark_defaults()
+        assert "SharedArchiveFile" not in stack.profile.spark_defaults.dest.read_text()
+    assert Stack("single").profile.spark_defaults.dest.parent == tmp_path / "conf" / "spark-yarn"
     makefile = (ROOT / "Makefile").read_text()
     assert "devstack.cds --java-option" in makefile
     assert "defaultJavaOptions" not in makefile
