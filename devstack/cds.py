@@ -64,14 +64,18 @@ def _java() -> Path:
 
 
 def fingerprint() -> str:
-    """What the archive depends on: the java binary (path, size, mtime) and Spark's jars (names, sizes)."""
+    """What the archive depends on: the java binary (path, size, mtime) and Spark's jars (names, sizes, mtimes).
+
+    The JVM refuses a dynamic archive when any jar of the classpath has another size or modification time than
+    when it was dumped: a reinstall of the same pyspark (same names and sizes, new mtimes) needs a new one."""
     digest = hashlib.sha256()
     java = _java()
     if java.exists():
         stat = java.stat()
         digest.update(f"{java}:{stat.st_size}:{int(stat.st_mtime)}\n".encode())
     for jar in sorted((_spark_home() / "jars").glob("*.jar")):
-        digest.update(f"{jar.name}:{jar.stat().st_size}\n".encode())
+        stat = jar.stat()
+        digest.update(f"{jar.name}:{stat.st_size}:{int(stat.st_mtime)}\n".encode())
     return digest.hexdigest()[:16]
 
 

@@ -56,3 +56,20 @@ def test_a_training_record_without_its_archive_is_not_up_to_date(tmp_path, monke
     archive = spark_cds.archive_path()
     archive.with_suffix(".json").write_text('{"training": "stack"}')
     assert not spark_cds.is_up_to_date(archive, on_stack=False)
+
+
+def test_the_fingerprint_follows_a_reinstalled_jar_of_the_same_name_and_size(tmp_path, monkeypatch):
+    """The JVM refuses the archive when a jar's modification time changed (a reinstall of the same pyspark):
+    the archive's name must change with it, or every driver silently runs without it."""
+    import os
+
+    jar = tmp_path / "jars" / "spark-core.jar"
+    jar.parent.mkdir()
+    jar.write_bytes(b"jar")
+    os.utime(jar, (1_700_000_000, 1_700_000_000))
+    monkeypatch.setattr(spark_cds, "_spark_home", lambda: tmp_path)
+    before = spark_cds.fingerprint()
+    os.utime(jar, (1_700_000_100, 1_700_000_100))
+    assert spark_cds.fingerprint() != before
+    os.utime(jar, (1_700_000_000, 1_700_000_000))
+    assert spark_cds.fingerprint() == before
