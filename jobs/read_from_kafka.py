@@ -7,7 +7,7 @@ micro-batch is read from Kafka once and
   staged beside the checkpoint and committed by the archive's own log, then moved in: the directory holds only
   committed files, and a batch Spark runs again after a crash is never written twice (jobs/archive.py);
 - shown on the console as the tutorial's query did (``cast(key as string), cast(value as string)``): the first
-  --console-rows rows of the batch, read back from the staged files (never the whole batch on the driver).
+  --console-rows rows of the batch, gathered while the batch is written (never the whole batch on the driver).
 
     spark-submit --jars <spark-sql-kafka jars> --py-files <zip of jobs/> jobs/read_from_kafka.py \
         --topic kafka-new-topic --bootstrap-servers localhost:9092 \
@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 
-from pyspark.sql import DataFrame, Observation, SparkSession
+from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from jobs import archive
@@ -120,7 +120,27 @@ def utc_date():
 
 def console_view(rows: DataFrame) -> DataFrame:
     """The tutorial's query: key and value cast to string."""
-    return rows.select(F.col("key").cast("string").alias("key"), F.col("value").cast("string").alias("value"))
+    return rows.select(*console_columns())
+
+
+def console_columns() -> list[Column]:
+    return [F.col("key").cast("string").alias("key"), F.col("value").cast("string").alias("value")]
+
+
+CONSOLE_SCHEMA = "key string, value string"
+
+# A row's position in its batch (Spark's partition index in the upper bits, the row's index in its task below
+# them: monotonically_increasing_id), while the batch is written; never stored.
+POSITION = "_position"
+ROW_IN_TASK_BITS = 33
+
+
+def console_sample(rows: int) -> Column:
+    """An aggregate over a batch that has a POSITION column: the console's view of the first ``rows`` rows of
+    every Spark task, with their positions. The first ``rows`` of these by position are the batch's first rows,
+    as ``batch.show(rows)`` would print them; at most ``rows`` per task reach the driver."""
+    row_in_task = F.col(POSITION).bitwiseAND(F.lit((1 << ROW_IN_TASK_BITS) - 1))
+    return F.collect_list(F.when(row_in_task < rows, F.struct(F.col(POSITION), *console_columns())))
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -199,9 +219,9 @@ class ArchiveWriter:
                 return
             staged_dir = f"{self.staging}/{batch_id}"
             started = time.monotonic()
-            files = self._stage(batch, staged_dir, batch_id)
+            files, sample = self._stage(batch, staged_dir, batch_id)
             staged = time.monotonic()
-            self._show(batch_id, files)
+            self._show(batch_id, sample)
             shown = time.monotonic()
             self.fs.mkdirs(self.log_dir)
             self.fs.write_atomic(entry_path, archive.new_entry(batch_id, self.archive_id, files))  # the commit
@@ -216,27 +236,36 @@ class ArchiveWriter:
                 time.monotonic() - shown,
             )
 
-    def _stage(self, batch: DataFrame, staged_dir: str, batch_id: int) -> list[dict]:
-        """Write the batch's archive rows under ``staged_dir``; the files to commit, each with its date folder.
+    def _stage(self, batch: DataFrame, staged_dir: str, batch_id: int) -> tuple[list[dict], list]:
+        """Write the batch's archive rows under ``staged_dir``; the files to commit, each with its date folder,
+        and the console's sample of the batch.
 
         Each task writes the rows it read, in offset order, into one file, and the write observes the batch's
-        first and last UTC date. A batch of one date (nearly every batch of an hourly run) is then staged:
+        first and last UTC date and the console's sample (``DataFrame.observe``: no second pass, no second
+        Spark job). A batch of one date (nearly every batch of an hourly run) is then staged:
         its files go to that date's folder whole. Only a batch that spans midnight UTC is split by date,
         from its staged files (Kafka is read once): partitioning every batch by date while writing costs a
         third more (docs/performance.md)."""
         rows = to_archive_rows(batch, self.args.topic_id)
-        dates = Observation()
+        metrics = [F.min(archive.DATE_COLUMN).alias("first"), F.max(archive.DATE_COLUMN).alias("last")]
+        if self.args.console_rows:
+            rows = rows.withColumn(POSITION, F.monotonically_increasing_id())
+            # one row more than shown: Spark's table then says "only showing top N rows" when the batch has more
+            metrics.append(console_sample(self.args.console_rows + 1).alias("sample"))
+        observed = Observation()
         whole = f"{staged_dir}/{archive.WHOLE_DIR}"
         (
-            rows.observe(dates, F.min(archive.DATE_COLUMN).alias("first"), F.max(archive.DATE_COLUMN).alias("last"))
-            .drop(archive.DATE_COLUMN)
+            rows.observe(observed, *metrics)
+            .drop(archive.DATE_COLUMN, POSITION)
             .write.mode("overwrite")
             .options(**PARQUET_OPTIONS)
             .parquet(whole)
         )
-        first, last = dates.get["first"], dates.get["last"]
+        metrics = observed.get
+        sample = sorted(metrics.get("sample") or [], key=lambda row: row[POSITION])[: self.args.console_rows + 1]
+        first, last = metrics["first"], metrics["last"]
         if first is None:  # no rows (Spark leaves a file with the schema only)
-            return []
+            return [], []
         if first == last:
             staged = [
                 (f"{archive.DATE_COLUMN}={first.isoformat()}", f"{whole}/{name}", size)
@@ -259,10 +288,11 @@ class ArchiveWriter:
                 if is_dir and date_dir.startswith(f"{archive.DATE_COLUMN}=")
                 for name, size in self._parquet_files(f"{split}/{date_dir}")
             ]
-        return [
+        files = [
             {"path": f"{date_dir}/{archive.final_name(batch_id, i)}", "staged": path, "bytes": size}
             for i, (date_dir, path, size) in enumerate(sorted(staged))
         ]
+        return files, [(row["key"], row["value"]) for row in sample]
 
     def _parquet_files(self, directory: str) -> list[tuple[str, int]]:
         """The Parquet files Spark wrote in ``directory``, with their sizes."""
@@ -284,16 +314,26 @@ class ArchiveWriter:
             self.fs.rename(item["staged"], final)
         self.fs.delete(f"{self.staging}/{entry['batch']}", recursive=True)
 
-    def _show(self, batch_id: int, files: list[dict]) -> None:
-        """The console's view of the batch (as Spark's console sink prints it), from the staged files."""
+    def _show(self, batch_id: int, sample: list[tuple]) -> None:
+        """The console's view of the batch, printed as Spark's console sink prints it (Spark's own table, from a
+        local relation built in the driver's JVM: no Spark job), from the batch's first rows gathered while the
+        batch was written."""
         if self.args.console_rows == 0:
             return
         print("-------------------------------------------")
         print(f"Batch: {batch_id}")
         print("-------------------------------------------")
-        if files:
-            staged = [item["staged"] for item in files]
-            console_view(self.spark.read.parquet(*staged)).show(self.args.console_rows, truncate=False)
+        if sample:
+            jvm, gateway = self.spark._jvm, self.spark.sparkContext._gateway
+            rows = jvm.java.util.ArrayList()
+            for key, value in sample:
+                cells = gateway.new_array(jvm.java.lang.Object, 2)
+                cells[0], cells[1] = key, value
+                rows.add(jvm.org.apache.spark.sql.RowFactory.create(cells))
+            table = self.spark._jsparkSession.createDataFrame(
+                rows, jvm.org.apache.spark.sql.types.StructType.fromDDL(CONSOLE_SCHEMA)
+            )
+            print(table.showString(self.args.console_rows, 0, False))
         else:
             print("(no records)\n")
 

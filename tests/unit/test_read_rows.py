@@ -87,6 +87,40 @@ def test_a_batch_of_one_date_is_moved_whole_into_its_folder_and_shown_on_the_con
     assert "Batch: 0" in out and "|Zoë" in out
 
 
+def range_batch(spark, first_row: int):
+    """Kafka-shaped rows over 3 Spark partitions (ids 0-9, 10-19, 20-29), rows before ``first_row`` left out:
+    keys with invalid UTF-8 and nulls, a value with a newline."""
+    return (
+        spark.range(0, 30, 1, 3)
+        .where(f"id >= {first_row}")
+        .selectExpr(
+            "CASE WHEN id % 7 = 0 THEN NULL ELSE concat(X'6BFF', cast(cast(id AS string) AS binary)) END AS key",
+            "cast(CASE WHEN id = 13 THEN 'two\\nlines' ELSE concat('Zoë ', id) END AS binary) AS value",
+            "cast(NULL AS array<struct<key:string,value:binary>>) AS headers",
+            "'t' AS topic",
+            "0 AS partition",
+            "id AS offset",
+            "timestamp'2026-01-03 10:00:00' AS timestamp",
+            "0 AS timestampType",
+        )
+    )
+
+
+@pytest.mark.parametrize(("first_row", "console_rows"), [(12, 10), (0, 40), (25, 3)])
+def test_the_console_prints_the_batchs_first_rows_as_sparks_own_show_of_the_batch(
+    spark, tmp_path, capsys, first_row, console_rows
+):
+    """The independent reader: Spark's own show() of the tutorial's cast over the whole batch (the first rows in
+    partition order, skipping empty partitions, and "only showing top N rows" when the batch has more)."""
+    batch = range_batch(spark, first_row)
+    console_view(batch).show(console_rows, truncate=False)
+    expected = capsys.readouterr().out
+    archive_writer(spark, tmp_path, console_rows=console_rows)(batch, 0)
+    out = capsys.readouterr().out
+    assert out.split("Batch: 0\n-------------------------------------------\n", 1)[1].startswith(expected)
+    assert ("only showing top" in expected) == (30 - first_row > console_rows)
+
+
 def test_a_batch_across_midnight_is_split_by_date_and_a_stop_still_lets_the_runs_first_batch_commit(spark, tmp_path):
     from jobs.read_from_kafka import StopRequested
 
