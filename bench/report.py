@@ -230,6 +230,14 @@ def markdown_table(doc: dict) -> str:
             _holds(d, "read_to_source_ratio"),
         ),
         (
+            "… for reference: the archive's shape before issue #16 (strings, Spark's file sink, no console) on "
+            "the same source",
+            _ratio(d.get("read_string_archive_to_source_ratio")),
+            f"{_n(d.get('read_string_archive_rows_per_s'), ' rec/s')} against the job's "
+            f"{_n(d.get('read_rows_per_s'), ' rec/s')}",
+            "",
+        ),
+        (
             f"verify_sink of {hist.get('step_rows', 1000):,} messages: empty archive / {_n(d.get('history_rows'))}"
             " messages",
             f"{_n(d.get('verify_s_empty'), ' s', 2)} / {_n(d.get('verify_s_history'), ' s', 2)}",

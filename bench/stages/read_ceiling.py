@@ -1,4 +1,5 @@
-"""3b: the read ceiling: the read job's Kafka source alone into Spark's noop sink (bench/apps/read_noop.py)."""
+"""3b: the read ceiling: the read job's Kafka source alone into Spark's noop sink (bench/apps/read_noop.py); and
+the same source into the archive's shape before issue #16 (bench/apps/read_string_archive.py), for reference."""
 
 from __future__ import annotations
 
@@ -15,24 +16,31 @@ from bench.stages.common import (
 from include.spark_app import jobs_archive, kafka_connector
 
 
-def run(ctx: Context) -> str:
-    """Spark's Kafka source alone, with the read job's own arguments and consumer options, into the ``noop``
-    sink, in a fresh spark-submit as the job runs: the most the read job can reach here, before a single row
-    is projected or written (bench/apps/read_noop.py)."""
-    plan, recorded = topic_read_plan(ctx, "archive-noop")
+def submit_app(ctx: Context, app: str, output: str, query: str) -> tuple[int, float, float]:
+    """``bench/apps/<app>`` on the written topic with the read job's own arguments, in a fresh spark-submit: its
+    rows, Spark's addBatch seconds (from the job's batch progress lines) and the spark-submit's seconds."""
+    plan, recorded = topic_read_plan(ctx, output)
     command = submit_command(
-        str(BENCH_DIR / "apps" / "read_noop.py"),
-        "bench-read-noop",
+        str(BENCH_DIR / "apps" / app),
+        f"bench-{query}",
         list(recorded.spark_args),
         py_files=str(jobs_archive()),
         **kafka_connector(),
     )
-    run = run_submit(command, ctx.work / "read_noop.log", {"HADOOP_USER_NAME": plan.hdfs_user})
-    progress = [p for p in batch_progress_lines(run.output, "read-noop") if p["numInputRows"]]
+    run = run_submit(command, ctx.work / f"{query}.log", {"HADOOP_USER_NAME": plan.hdfs_user})
+    progress = [p for p in batch_progress_lines(run.output, query) if p["numInputRows"]]
     rows = sum(p["numInputRows"] for p in progress)
     if rows != ctx.rows:
-        raise RuntimeError(f"the Kafka source reached the noop sink with {rows} rows, expected {ctx.rows}")
-    seconds = add_batch_s(progress)
+        raise RuntimeError(f"{app} read {rows} rows, expected {ctx.rows}")
+    return rows, add_batch_s(progress), run.seconds
+
+
+def run(ctx: Context) -> str:
+    """Spark's Kafka source alone, with the read job's own arguments and consumer options, into the ``noop``
+    sink, in a fresh spark-submit as the job runs: the most the read job can reach here, before a single row
+    is projected or written (bench/apps/read_noop.py). Then the same source into the archive's earlier shape
+    (bench/apps/read_string_archive.py): what a plain string archive reaches against the same ceiling."""
+    rows, seconds, submit_s = submit_app(ctx, "read_noop.py", "archive-noop", "read-noop")
     ctx.results["read_source_rows_per_s"] = stats.rate(rows, seconds)
     ctx.results["read_source_ratio"] = stats.ratio(
         ctx.results["read_source_rows_per_s"], ctx.results.get("consumer_perf_rows_per_s")
@@ -46,12 +54,29 @@ def run(ctx: Context) -> str:
         ctx.results["parquet_sink_share_of_read"] = max(0.0, 1 - seconds / read["tasks_s"])
     ctx.details["read_source"] = {
         "rows": rows,
-        "add_batch_ms": [p["durationMs"].get("addBatch") for p in progress],
-        "submit_s": round(run.seconds, 2),
+        "add_batch_s": round(seconds, 3),
+        "submit_s": round(submit_s, 2),
         "method": "the read job's Kafka source (its arguments and consumer options), no projection, into Spark's "
         "noop sink, availableNow in a fresh spark-submit: rows / addBatch",
     }
+    string_rows, string_s, string_submit_s = submit_app(
+        ctx, "read_string_archive.py", "archive-string", "string-archive"
+    )
+    ctx.results["read_string_archive_rows_per_s"] = stats.rate(string_rows, string_s)
+    ctx.results["read_string_archive_to_source_ratio"] = stats.ratio(
+        ctx.results["read_string_archive_rows_per_s"], ctx.results["read_source_rows_per_s"]
+    )
+    ctx.details["read_string_archive"] = {
+        "rows": string_rows,
+        "add_batch_s": round(string_s, 3),
+        "submit_s": round(string_submit_s, 2),
+        "method": "the read job's Kafka source into Spark's Parquet file sink in the archive's shape before "
+        "issue #16 (strings, no headers, dates, console, staging or archive log), availableNow in a fresh "
+        "spark-submit: rows / addBatch",
+    }
     return (
         f"{ctx.results['read_source_rows_per_s']:,.0f} rec/s ({seconds:.1f}s for {rows:,} rows; ratio "
-        f"{ctx.results['read_source_ratio'] or float('nan'):.2f} to the consumer ceiling)"
+        f"{ctx.results['read_source_ratio'] or float('nan'):.2f} to the consumer ceiling); the earlier string "
+        f"archive on that source: {ctx.results['read_string_archive_rows_per_s']:,.0f} rec/s (ratio "
+        f"{ctx.results['read_string_archive_to_source_ratio'] or float('nan'):.2f})"
     )
