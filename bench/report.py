@@ -331,11 +331,13 @@ absolute numbers move with the machine's load):
   ceiling. Then the same job reads the topic again with `--max-offsets-per-trigger` = rows/2: the first
   half runs in a cold JVM, the second in a warm one; their rates show how much of the figure is the JVM's
   warm-up (class loading, interpreted code until the JIT has compiled it), which every spark-submit pays.
-- **Read ceiling**: `bench/apps/read_noop.py` with the read job's own arguments: the job's `kafka_stream`
+- **Read ceiling**: `bench/apps/read_source.py noop` with the read job's own arguments: the job's `kafka_stream`
   (its consumer options and task splitting) into Spark's `noop` sink, in a fresh spark-submit like the job's,
   rows / `addBatch`. Every record is fetched and made a Spark row; nothing is projected or written. The read
   job cannot go faster than this in one spark-submit; what it adds is its projection and the Parquet files
-  on HDFS.
+  on HDFS. For reference, `bench/apps/read_source.py string-archive` runs the same source into the archive's
+  shape before issue #16 (strings, Spark's Parquet file sink, no console, headers, dates or staging), rows /
+  `addBatch` likewise: what a plain string archive reaches against the same ceiling.
 - **On YARN**: the same CSV and rows through the same write and read jobs, with the DAG's spark-submit for a
   `spark_default` of host `yarn` (client, then cluster deploy mode), on the single profile's YARN: a
   ResourceManager and one NodeManager on the stack's HDFS, started by the stage when down and stopped after;

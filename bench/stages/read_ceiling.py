@@ -1,5 +1,5 @@
-"""3b: the read ceiling: the read job's Kafka source alone into Spark's noop sink (bench/apps/read_noop.py); and
-the same source into the archive's shape before issue #16 (bench/apps/read_string_archive.py), for reference."""
+"""3b: the read ceiling: the read job's Kafka source alone into Spark's noop sink; and the same source into the
+archive's shape before issue #16, for reference (both bench/apps/read_source.py)."""
 
 from __future__ import annotations
 
@@ -16,14 +16,15 @@ from bench.stages.common import (
 from include.spark_app import jobs_archive, kafka_connector
 
 
-def submit_app(ctx: Context, app: str, output: str, query: str) -> tuple[int, float, float]:
-    """``bench/apps/<app>`` on the written topic with the read job's own arguments, in a fresh spark-submit: its
-    rows, Spark's addBatch seconds (from the job's batch progress lines) and the spark-submit's seconds."""
+def submit_app(ctx: Context, sink: str, output: str, query: str) -> tuple[int, float, float]:
+    """bench/apps/read_source.py into ``sink`` on the written topic with the read job's own arguments, in a fresh
+    spark-submit: its rows, Spark's addBatch seconds (from the job's batch progress lines) and the spark-submit's
+    seconds."""
     plan, recorded = topic_read_plan(ctx, output)
     command = submit_command(
-        str(BENCH_DIR / "apps" / app),
+        str(BENCH_DIR / "apps" / "read_source.py"),
         f"bench-{query}",
-        list(recorded.spark_args),
+        [sink, *recorded.spark_args],
         py_files=str(jobs_archive()),
         **kafka_connector(),
     )
@@ -31,16 +32,16 @@ def submit_app(ctx: Context, app: str, output: str, query: str) -> tuple[int, fl
     progress = [p for p in batch_progress_lines(run.output, query) if p["numInputRows"]]
     rows = sum(p["numInputRows"] for p in progress)
     if rows != ctx.rows:
-        raise RuntimeError(f"{app} read {rows} rows, expected {ctx.rows}")
+        raise RuntimeError(f"the Kafka source into {sink} read {rows} rows, expected {ctx.rows}")
     return rows, add_batch_s(progress), run.seconds
 
 
 def run(ctx: Context) -> str:
     """Spark's Kafka source alone, with the read job's own arguments and consumer options, into the ``noop``
     sink, in a fresh spark-submit as the job runs: the most the read job can reach here, before a single row
-    is projected or written (bench/apps/read_noop.py). Then the same source into the archive's earlier shape
-    (bench/apps/read_string_archive.py): what a plain string archive reaches against the same ceiling."""
-    rows, seconds, submit_s = submit_app(ctx, "read_noop.py", "archive-noop", "read-noop")
+    is projected or written. Then the same source into the archive's earlier shape: what a plain string archive
+    reaches against the same ceiling (bench/apps/read_source.py)."""
+    rows, seconds, submit_s = submit_app(ctx, "noop", "archive-noop", "read-noop")
     ctx.results["read_source_rows_per_s"] = stats.rate(rows, seconds)
     ctx.results["read_source_ratio"] = stats.ratio(
         ctx.results["read_source_rows_per_s"], ctx.results.get("consumer_perf_rows_per_s")
@@ -59,9 +60,7 @@ def run(ctx: Context) -> str:
         "method": "the read job's Kafka source (its arguments and consumer options), no projection, into Spark's "
         "noop sink, availableNow in a fresh spark-submit: rows / addBatch",
     }
-    string_rows, string_s, string_submit_s = submit_app(
-        ctx, "read_string_archive.py", "archive-string", "string-archive"
-    )
+    string_rows, string_s, string_submit_s = submit_app(ctx, "string-archive", "archive-string", "string-archive")
     ctx.results["read_string_archive_rows_per_s"] = stats.rate(string_rows, string_s)
     ctx.results["read_string_archive_to_source_ratio"] = stats.ratio(
         ctx.results["read_string_archive_rows_per_s"], ctx.results["read_source_rows_per_s"]
