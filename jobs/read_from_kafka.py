@@ -118,12 +118,8 @@ def utc_date():
     return F.to_date(F.col("timestamp"))
 
 
-def console_view(rows: DataFrame) -> DataFrame:
-    """The tutorial's query: key and value cast to string."""
-    return rows.select(*console_columns())
-
-
 def console_columns() -> list[Column]:
+    """The tutorial's query: key and value cast to string."""
     return [F.col("key").cast("string").alias("key"), F.col("value").cast("string").alias("value")]
 
 
@@ -261,9 +257,12 @@ class ArchiveWriter:
             .options(**PARQUET_OPTIONS)
             .parquet(whole)
         )
-        metrics = observed.get
-        sample = sorted(metrics.get("sample") or [], key=lambda row: row[POSITION])[: self.args.console_rows + 1]
-        first, last = metrics["first"], metrics["last"]
+        found = observed.get
+        first, last = found["first"], found["last"]
+        sample = [
+            (row["key"], row["value"])
+            for row in sorted(found.get("sample") or [], key=lambda row: row[POSITION])[: self.args.console_rows + 1]
+        ]
         if first is None:  # no rows (Spark leaves a file with the schema only)
             return [], []
         if first == last:
@@ -292,7 +291,7 @@ class ArchiveWriter:
             {"path": f"{date_dir}/{archive.final_name(batch_id, i)}", "staged": path, "bytes": size}
             for i, (date_dir, path, size) in enumerate(sorted(staged))
         ]
-        return files, [(row["key"], row["value"]) for row in sample]
+        return files, sample
 
     def _parquet_files(self, directory: str) -> list[tuple[str, int]]:
         """The Parquet files Spark wrote in ``directory``, with their sizes."""

@@ -8,14 +8,16 @@ Parses the job's arguments with the job's ``parse_args``, builds the job's strea
 consumer options and ``maxRecordsPerPartition`` splitting) and runs it as the job runs its query
 (``run_query``: the job's ``batch progress:`` line per micro-batch), into
 
-- ``noop`` (query ``read-noop``): Spark's noop sink; every record is fetched and turned into a Spark row,
-  nothing is projected or written. Any Spark job that reads the topic pays at least this, in a JVM as cold as
-  the job's (checkpoint ``<--checkpoint>/noop``; ``--output-dir`` is not used);
-- ``string-archive`` (query ``string-archive``): Spark's Parquet file sink in the archive's shape until
+The query is named after its sink, and checkpoints to ``<--checkpoint>/<sink>``.
+
+- ``noop``: Spark's noop sink; every record is fetched and turned into a Spark row, nothing is projected or
+  written. Any Spark job that reads the topic pays at least this, in a JVM as cold as the job's
+  (``--output-dir`` is not used);
+- ``string-archive``: Spark's Parquet file sink in the archive's shape until
   2026-12-02 (issue #16): key and value cast to (valid) strings, topic, partition, offset, timestamp and the
   topic's id; no headers, no date partitions, no console, no archive log of its own, no staging. The bench runs
   it beside the job in the same run, so that what the archive's present shape costs is measured, not
-  remembered (``<--output-dir>-string``, checkpoint ``<--checkpoint>/string``).
+  remembered (in ``<--output-dir>-string``).
 """
 
 from __future__ import annotations
@@ -32,8 +34,7 @@ from jobs.streaming import build_session, run_query, setup_logging, with_trigger
 
 
 def noop(records: DataFrame, args: argparse.Namespace) -> DataStreamWriter:
-    checkpoint = f"{args.checkpoint.rstrip('/')}/noop"
-    return records.writeStream.queryName("read-noop").format("noop").option("checkpointLocation", checkpoint)
+    return records.writeStream.format("noop")
 
 
 def string_archive(records: DataFrame, args: argparse.Namespace) -> DataStreamWriter:
@@ -46,22 +47,22 @@ def string_archive(records: DataFrame, args: argparse.Namespace) -> DataStreamWr
         F.col("timestamp"),
         F.lit(args.topic_id).alias("topic_id"),
     )
-    return (
-        rows.writeStream.queryName("string-archive")
-        .format("parquet")
-        .option("path", f"{args.output_dir.rstrip('/')}-string")
-        .option("checkpointLocation", f"{args.checkpoint.rstrip('/')}/string")
-    )
+    return rows.writeStream.format("parquet").option("path", f"{args.output_dir.rstrip('/')}-string")
 
 
-SINKS = {"noop": noop, "string-archive": string_archive}  # bench/stages/read_ceiling.py reads their progress
+SINKS = {"noop": noop, "string-archive": string_archive}
 
 
 def main(argv: list[str]) -> None:
     setup_logging()
-    sink, args = SINKS[argv[0]], parse_args(argv[1:])
-    spark = build_session(f"bench-read-{argv[0]}")
-    run_query(with_trigger(sink(kafka_stream(spark, args), args), args).start(), args)
+    name, args = argv[0], parse_args(argv[1:])
+    spark = build_session(f"bench-read-{name}")
+    writer = (
+        SINKS[name](kafka_stream(spark, args), args)
+        .queryName(name)  # bench/stages/read_ceiling.py reads its progress
+        .option("checkpointLocation", f"{args.checkpoint.rstrip('/')}/{name}")
+    )
+    run_query(with_trigger(writer, args).start(), args)
     spark.stop()
 
 
