@@ -368,8 +368,10 @@ absolute numbers move with the machine's load):
 - **Cost against history**: archives of 0, 1M, 4M and `history_rows` 24-byte messages (Kafka's perf
   producer, then the read job with the DAG's default params); on each, a run that adds 1,000 messages, whose
   `verify_sink` runs in a process of its own as Airflow runs a task (`bench/task.py`): the call's time and the
-  process's peak RSS, the median of 5 (verify only reads). The runs that built the 1M and `history_rows`
-  archives are the backlog figures: a first run on a topic holding that many messages, console included.
+  process's peak RSS, the median of 7 taken in turns over the four archives once all are built (verify
+  only reads; a machine still busy after building 10M weighs on every point alike). The runs that built the
+  1M and `history_rows` archives are the backlog figures: a first run on a topic holding that many
+  messages, console included.
 - **Runs in a row**: `runs_in_a_row` runs on one topic, each adding 1,000 messages: `record_offsets` +
   the job's spark-submit + `verify_sink` (its own process); first and last = the median of the first and of
   the last 5 runs. `details.runs.after` counts the logs that grew meanwhile."""

@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
+from unittest import mock
 
 from bench import stats
 from bench.stages import read, write
@@ -57,21 +58,9 @@ def spark_on_yarn(mode: str) -> Iterator[None]:
     runs: the spark_default connection that the operator's hook reads, and spark-submit's HADOOP_CONF_DIR and
     SPARK_CONF_DIR; without the local driver's CDS archive (SPARK_SUBMIT_OPTS), which a SPARK_CONF_DIR on the
     classpath makes the JVM refuse."""
-    changes: dict[str, str | None] = {**nodes.spark_on_yarn_env(mode), "SPARK_SUBMIT_OPTS": None}
-    saved = {name: os.environ.get(name) for name in changes}
-    try:
-        for name, value in changes.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    with mock.patch.dict(os.environ, nodes.spark_on_yarn_env(mode)):  # restores the whole environment after
+        os.environ.pop("SPARK_SUBMIT_OPTS", None)
         yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def submit_on_yarn(

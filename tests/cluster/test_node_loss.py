@@ -4,7 +4,6 @@ consumer (plain confluent-kafka) and Spark's own Parquet reader to check; no moc
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -17,11 +16,12 @@ from hdfs.util import HdfsError
 
 from devstack import health, nodes
 from devstack.engine import Stack
-from tests.support.airflow import BackgroundDagRun
+from tests.support.airflow import BackgroundDagRun, verification
 from tests.support.cluster import (
     BOOTSTRAP,
     HDFS_URI,
     big_csv,
+    busiest,
     high_watermarks,
     partition_leader,
     topic_config,
@@ -40,10 +40,6 @@ def reported_valid(output: str) -> int:
     found = re.findall(r"write_to_kafka done: files=\d+ rows in=\d+ valid=(\d+)", output)
     assert found, "the write job never reported what it wrote"
     return int(found[-1])
-
-
-def verification(output: str) -> dict:
-    return json.JSONDecoder().raw_decode(output.split("verification: ", 1)[1])[0]
 
 
 def test_leader_broker_killed_mid_write_loses_no_acknowledged_row(target, tmp_path):
@@ -95,21 +91,6 @@ def _executors_of(worker_pid: int) -> list[psutil.Process]:
     ]
 
 
-def _busiest_worker() -> tuple[str, int, list[psutil.Process]]:
-    """The worker whose executor is working hardest right now (its CPU over one second)."""
-    executors = {}
-    for n in nodes.SPARK_WORKERS:
-        name, pid = f"spark-worker-{n}", CLUSTER.pid(f"spark-worker-{n}")
-        executors[name] = (pid, _executors_of(pid))
-    for _, procs in executors.values():
-        for proc in procs:
-            proc.cpu_percent(None)
-    time.sleep(1.0)
-    load = {name: sum(p.cpu_percent(None) for p in procs) for name, (_, procs) in executors.items()}
-    name = max(load, key=load.get)
-    return name, executors[name][0], executors[name][1]
-
-
 def _job_executors_started() -> bool:
     return all(_executors_of(CLUSTER.pid(f"spark-worker-{n}")) for n in nodes.SPARK_WORKERS)
 
@@ -128,7 +109,10 @@ def test_spark_worker_killed_mid_job_the_job_completes_on_the_other(target, tmp_
             300,
             bg.running,
         )
-        name, worker_pid, executors = _busiest_worker()
+        workers = {f"spark-worker-{n}": CLUSTER.pid(f"spark-worker-{n}") for n in nodes.SPARK_WORKERS}
+        running = {name: _executors_of(pid) for name, pid in workers.items()}
+        name = busiest(running)
+        worker_pid, executors = workers[name], running[name]
         wait_for(
             lambda: high_watermarks(target["topic"]).get(0, 0) > 0, "the write job to start writing", 300, bg.running
         )

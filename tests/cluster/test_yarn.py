@@ -6,7 +6,6 @@ confluent-kafka) and DuckDB/pyarrow on the archive to check; no mocks."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -20,9 +19,9 @@ from devstack.engine import Stack
 from include import yarn
 from include.config import DEFAULT_PLAYERS_CSV
 from include.plans import checkpoint_for
-from tests.support.airflow import BackgroundDagRun, run_dag
+from tests.support.airflow import BackgroundDagRun, run_dag, verification
 from tests.support.archive import archive_rows
-from tests.support.cluster import BOOTSTRAP, big_csv, high_watermarks, wait_for
+from tests.support.cluster import BOOTSTRAP, big_csv, busiest, high_watermarks, wait_for
 from tests.support.kafka import consume_all, new_read_target
 from tests.support.spark import processes_naming
 from tests.support.stack import hdfs_user
@@ -40,10 +39,6 @@ def on_yarn(mode: str, **more: str) -> dict[str, str]:
     """What `make run PROFILE=cluster SPARK_MASTER=yarn SPARK_DEPLOY_MODE=<mode>` sets: the connection, and the
     cluster's client configuration. The DAG files are the same."""
     return {**nodes.spark_on_yarn_env(mode, "cluster"), **more}
-
-
-def verification(output: str) -> dict:
-    return json.JSONDecoder().raw_decode(output.split("verification: ", 1)[1])[0]
 
 
 def running_application(bg: BackgroundDagRun) -> str | None:
@@ -178,27 +173,6 @@ def _nm_containers(n: int) -> list[psutil.Process]:
     return psutil.Process(CLUSTER.pid(f"yarn-nodemanager-{n}")).children(recursive=True)
 
 
-def _busiest_nodemanager() -> int:
-    """The NodeManager whose executor works hardest right now (its CPU over one second)."""
-    executors = {
-        n: [p for p in _nm_containers(n) if "YarnCoarseGrainedExecutorBackend" in _cmdline(p)]
-        for n in nodes.YARN_NODEMANAGERS
-    }
-
-    def cpu(proc: psutil.Process) -> float:
-        try:
-            return proc.cpu_percent(None)
-        except psutil.NoSuchProcess:
-            return 0.0
-
-    for procs in executors.values():
-        for proc in procs:
-            cpu(proc)
-    time.sleep(1.0)
-    load = {n: sum(cpu(p) for p in procs) for n, procs in executors.items()}
-    return max(load, key=load.get)
-
-
 def test_a_nodemanager_killed_mid_write_the_job_completes_on_the_other_node(target, tmp_path):
     rows = 600_000
     players = big_csv(tmp_path / "big.csv", rows)
@@ -215,7 +189,12 @@ def test_a_nodemanager_killed_mid_write_the_job_completes_on_the_other_node(targ
             bg.running,
         )
         wait_for(lambda: high_watermarks(target["topic"]).get(0, 0) > 0, "the job to start writing", 300, bg.running)
-        lost = _busiest_nodemanager()
+        lost = busiest(
+            {
+                n: [p for p in _nm_containers(n) if "YarnCoarseGrainedExecutorBackend" in _cmdline(p)]
+                for n in nodes.YARN_NODEMANAGERS
+            }
+        )
         killed_at = high_watermarks(target["topic"]).get(0, 0)
         # the node is lost: its NodeManager and every container it runs
         victims = [psutil.Process(CLUSTER.pid(f"yarn-nodemanager-{lost}")), *_nm_containers(lost)]

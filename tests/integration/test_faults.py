@@ -21,7 +21,7 @@ from devstack.engine import Stack
 from include.config import DEFAULT_PLAYERS_CSV
 from include.plans import checkpoint_for
 from include.spark_app import application, jobs_archive, kafka_connector
-from tests.support.airflow import BackgroundDagRun, DagRun, run_dag
+from tests.support.airflow import BackgroundDagRun, DagRun, run_dag, verification
 from tests.support.archive import archive_rows
 from tests.support.kafka import consume_all, new_read_target, produce_records
 from tests.support.spark import DriverMonitor, processes_naming, spark_submit_jvms
@@ -56,7 +56,7 @@ def every_player_arrived_and_each_copy_is_reported(topic: str, players: list, ou
     arrived = [(k.decode(), v.decode()) for k, v, _, _ in consume_all(topic, timeout_s=180)]
     assert set(arrived) == set(players), "a valid row was lost or an unexpected one arrived"
     dead = [(k, v) for k, v, _, _ in consume_all(f"{topic}.dlq", timeout_s=180)]
-    verified, _ = json.JSONDecoder().raw_decode(output.split("verification: ", 1)[1])
+    verified = verification(output)
     assert verified["missing"] == 0
     # copies of dead letters count too (a killed job may have written its batch's whole dead-letter share)
     assert verified["duplicates"] == len(arrived) - len(players) + len(dead) - len(set(dead))
@@ -470,7 +470,7 @@ def test_two_runs_of_one_query_from_two_airflow_databases_never_run_two_drivers(
     assert drivers.most_at_once == 1 and len(drivers.seen) == 2, (drivers.most_at_once, drivers.described)
     assert "waiting (up to" in second.output and f"pid {first.proc.pid}" in second.output, second.tail()
     assert every_player_arrived_and_each_copy_is_reported(target["topic"], players, first_result.output) == 0
-    second_verified, _ = json.JSONDecoder().raw_decode(second.output.split("verification: ", 1)[1])
+    second_verified = verification(second.output)
     assert second_verified["missing"] == 0 and second_verified["duplicates"] == 0
 
 

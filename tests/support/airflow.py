@@ -13,6 +13,11 @@ from pathlib import Path
 from tests.support.stack import ROOT
 
 
+def verification(output: str) -> dict:
+    """What a run's verify task reported: the JSON after its first ``verification: `` line."""
+    return json.JSONDecoder().raw_decode(output.split("verification: ", 1)[1])[0]
+
+
 class DagRun:
     def __init__(self, proc: subprocess.CompletedProcess, seconds: float) -> None:
         self.returncode, self.output, self.seconds = proc.returncode, proc.stdout, seconds

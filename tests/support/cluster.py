@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import psutil
+
 from devstack import nodes
 
 BOOTSTRAP = nodes.BOOTSTRAP_SERVERS
@@ -55,3 +57,21 @@ def wait_for(check, what: str, deadline_s: float, alive=None) -> None:
         assert alive is None or alive(), f"gave up waiting for {what}: the run ended"
         assert time.monotonic() < deadline, f"gave up waiting for {what} after {deadline_s:.0f}s"
         time.sleep(0.1)
+
+
+def busiest(groups: dict) -> object:
+    """The key of the group of processes that works hardest right now (their CPU over one second); a process that
+    ends meanwhile counts for nothing."""
+
+    def cpu(proc: psutil.Process) -> float:
+        try:
+            return proc.cpu_percent(None)
+        except psutil.NoSuchProcess:
+            return 0.0
+
+    for procs in groups.values():
+        for proc in procs:
+            cpu(proc)
+    time.sleep(1.0)
+    load = {key: sum(cpu(p) for p in procs) for key, procs in groups.items()}
+    return max(load, key=load.get)
