@@ -6,18 +6,16 @@ earlier shape.
 
 Parses the job's arguments with the job's ``parse_args``, builds the job's stream (``kafka_stream``: the same
 consumer options and ``maxRecordsPerPartition`` splitting) and runs it as the job runs its query
-(``run_query``: the job's ``batch progress:`` line per micro-batch), into
-
-The query is named after its sink, and checkpoints to ``<--checkpoint>/<sink>``.
+(``run_query``: the job's ``batch progress:`` line per micro-batch), as one query named after its sink, which
+checkpoints to ``<--checkpoint>/<sink>``, into
 
 - ``noop``: Spark's noop sink; every record is fetched and turned into a Spark row, nothing is projected or
   written. Any Spark job that reads the topic pays at least this, in a JVM as cold as the job's
   (``--output-dir`` is not used);
-- ``string-archive``: Spark's Parquet file sink in the archive's shape until
-  2026-12-02 (issue #16): key and value cast to (valid) strings, topic, partition, offset, timestamp and the
-  topic's id; no headers, no date partitions, no console, no archive log of its own, no staging. The bench runs
-  it beside the job in the same run, so that what the archive's present shape costs is measured, not
-  remembered (in ``<--output-dir>-string``).
+- ``string-archive``: Spark's Parquet file sink in the archive's shape until 2026-12-02 (issue #16): key and
+  value cast to (valid) strings, topic, partition, offset, timestamp and the topic's id; no headers, no date
+  partitions, no console, no archive log of its own, no staging. The bench runs it beside the job in the same
+  run, so that what the archive's present shape costs is measured, not remembered (in ``<--output-dir>-string``).
 """
 
 from __future__ import annotations
