@@ -7,14 +7,20 @@ from __future__ import annotations
 from pyspark.sql import SparkSession
 
 
+def jvm_class(spark: SparkSession, name: str):
+    """A JVM class by its full name, for calls from Python. Looked up whole: py4j resolves ``jvm.org.apache.x.Y``
+    one name at a time, and every prefix that is not a class ("org", "org.apache", ...) is a failed class lookup
+    against each of pyspark's imports, each a search of every jar on the driver's classpath (a millisecond or
+    more per call; JVM CPU that a micro-batch's driver calls paid over and over)."""
+    return getattr(spark.sparkContext._jvm, name)
+
+
 class HadoopFs:
     def __init__(self, spark: SparkSession, any_path: str):
-        self._jvm = spark.sparkContext._jvm
+        self._path = jvm_class(spark, "org.apache.hadoop.fs.Path")
+        self._io_utils = jvm_class(spark, "org.apache.commons.io.IOUtils")
         conf = spark.sparkContext._jsc.hadoopConfiguration()
         self._fs = self._path(any_path).getFileSystem(conf)
-
-    def _path(self, path: str):
-        return self._jvm.org.apache.hadoop.fs.Path(path)
 
     def exists(self, path: str) -> bool:
         return bool(self._fs.exists(self._path(path)))
@@ -34,7 +40,7 @@ class HadoopFs:
             return None
         stream = self._fs.open(self._path(path))
         try:
-            return self._jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
+            return self._io_utils.toString(stream, "UTF-8")
         finally:
             stream.close()
 

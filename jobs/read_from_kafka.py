@@ -26,7 +26,7 @@ from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from jobs import archive
-from jobs.hadoop_fs import HadoopFs
+from jobs.hadoop_fs import HadoopFs, jvm_class
 from jobs.streaming import (
     AVAILABLE_NOW,
     STOP_MARKER,
@@ -175,6 +175,27 @@ def kafka_stream(spark, args: argparse.Namespace) -> DataFrame:
     return reader.load()
 
 
+class ConsoleTable:
+    """Spark's own table (``showString``, as the console sink prints it) of (key, value) string pairs, from a
+    local relation built in the driver's JVM: no Spark job. The JVM classes are looked up once."""
+
+    def __init__(self, spark: SparkSession):
+        self._session = spark._jsparkSession
+        self._new_array = spark.sparkContext._gateway.new_array
+        self._object = jvm_class(spark, "java.lang.Object")
+        self._array_list = jvm_class(spark, "java.util.ArrayList")
+        self._row_factory = jvm_class(spark, "org.apache.spark.sql.RowFactory")
+        self._schema = jvm_class(spark, "org.apache.spark.sql.types.StructType").fromDDL(CONSOLE_SCHEMA)
+
+    def render(self, sample: list[tuple], rows: int) -> str:
+        java_rows = self._array_list()
+        for key, value in sample:
+            cells = self._new_array(self._object, 2)
+            cells[0], cells[1] = key, value
+            java_rows.add(self._row_factory.create(cells))
+        return self._session.createDataFrame(java_rows, self._schema).showString(rows, 0, False)
+
+
 class ArchiveWriter:
     """foreachBatch: one micro-batch -> staged Parquet -> commit entry -> files renamed into the archive.
 
@@ -188,6 +209,7 @@ class ArchiveWriter:
         self.log_dir = f"{self.output_dir}/{archive.LOG_DIR}"
         self.staging = f"{args.checkpoint.rstrip('/')}/{archive.STAGING_DIR}"
         self.fs = HadoopFs(spark, self.output_dir)
+        self._console = ConsoleTable(spark)
         self._lock = threading.Lock()
         self._stop = False
         self._batches = 0  # batches this run has handed to the sink
@@ -323,16 +345,7 @@ class ArchiveWriter:
         print(f"Batch: {batch_id}")
         print("-------------------------------------------")
         if sample:
-            jvm, gateway = self.spark._jvm, self.spark.sparkContext._gateway
-            rows = jvm.java.util.ArrayList()
-            for key, value in sample:
-                cells = gateway.new_array(jvm.java.lang.Object, 2)
-                cells[0], cells[1] = key, value
-                rows.add(jvm.org.apache.spark.sql.RowFactory.create(cells))
-            table = self.spark._jsparkSession.createDataFrame(
-                rows, jvm.org.apache.spark.sql.types.StructType.fromDDL(CONSOLE_SCHEMA)
-            )
-            print(table.showString(self.args.console_rows, 0, False))
+            print(self._console.render(sample, self.args.console_rows))
         else:
             print("(no records)\n")
 
