@@ -174,7 +174,9 @@ def _nm_containers(n: int) -> list[psutil.Process]:
 
 
 def test_a_nodemanager_killed_mid_write_the_job_completes_on_the_other_node(target, tmp_path):
-    rows = 600_000
+    # enough rows that the write outlasts the second executor's start: with 600,000 (about a second's writing on
+    # YARN) the job could end before its executor on the second NodeManager registered
+    rows = 2_000_000
     players = big_csv(tmp_path / "big.csv", rows)
     bg = BackgroundDagRun("write_to_kafka", {"source_csv": str(tmp_path / "big.csv"), **target}, env=on_yarn("client"))
 
