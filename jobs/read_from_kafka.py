@@ -336,9 +336,8 @@ class ArchiveWriter:
         self.fs.delete(f"{self.staging}/{entry['batch']}", recursive=True)
 
     def _show(self, batch_id: int, sample: list[tuple]) -> None:
-        """The console's view of the batch, printed as Spark's console sink prints it (Spark's own table, from a
-        local relation built in the driver's JVM: no Spark job), from the batch's first rows gathered while the
-        batch was written."""
+        """The console's view of the batch, printed as Spark's console sink prints it (``ConsoleTable``), from the
+        batch's first rows gathered while the batch was written."""
         if self.args.console_rows == 0:
             return
         print("-------------------------------------------")
