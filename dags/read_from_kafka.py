@@ -46,7 +46,7 @@ from topic_arrival import TopicArrivalTrigger
 
 from include.assets import TOPIC_ARCHIVES_ALIAS, deployment_topic_asset_uri
 from include.config import DEFAULT_TOPIC, SPARK_CONF, SPARK_CONN_ID, SPARK_JOB_TIMEOUT, WATCHER_CONN_ID
-from include.params import kafka_connection_params, topic_param, trigger_params, xcom
+from include.params import kafka_connection_params, refused_at_once, topic_param, trigger_params, xcom
 from include.spark_app import application
 
 # the default topic's asset, named from the deployment's connection when this file is parsed; write_to_kafka
@@ -114,7 +114,8 @@ def read_from_kafka():
     def validate_params(params=None) -> dict:
         from include.pipeline import read
 
-        return read.plan(params).to_dict()
+        with refused_at_once():
+            return read.plan(params).to_dict()
 
     @task(retries=0)
     def create_topic(plan: dict) -> dict:

@@ -45,7 +45,7 @@ from kafka_spark_submit import KafkaSparkSubmitOperator
 
 from include.assets import TOPIC_WRITES_ALIAS
 from include.config import DEFAULT_PLAYERS_CSV, SPARK_CONF, SPARK_CONN_ID, SPARK_JOB_TIMEOUT
-from include.params import kafka_connection_params, topic_param, trigger_params, xcom
+from include.params import kafka_connection_params, refused_at_once, topic_param, trigger_params, xcom
 from include.spark_app import application
 
 TOPIC_WRITES = AssetAlias(TOPIC_WRITES_ALIAS)
@@ -104,7 +104,8 @@ def write_to_kafka():
     def validate_params(params=None) -> dict:
         from include.pipeline import write
 
-        return write.plan(params).to_dict()
+        with refused_at_once():
+            return write.plan(params).to_dict()
 
     @task(retries=0)
     def create_topic(plan: dict) -> dict:

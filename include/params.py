@@ -8,7 +8,11 @@ templated argument names one field of an earlier task's result (a plan, a record
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from airflow.sdk import Param
+from airflow.sdk.exceptions import AirflowFailException
 
 from include.config import DEFAULT_TOPIC, KAFKA_CONN_ID, TOPIC_PATTERN, TRIGGERS
 
@@ -16,6 +20,16 @@ from include.config import DEFAULT_TOPIC, KAFKA_CONN_ID, TOPIC_PATTERN, TRIGGERS
 def xcom(task_id: str, field: str) -> str:
     """A template for one field of ``task_id``'s returned dict (rendered as a native object by the DAGs)."""
     return "{{ ti.xcom_pull(task_ids='" + task_id + "')['" + field + "'] }}"
+
+
+@contextmanager
+def refused_at_once() -> Iterator[None]:
+    """validate_params: params its checks refuse (a ValueError, with the reason) fail the task without the DAG's
+    retry, which would only refuse them again after its delay; a service out of reach still gets the retry."""
+    try:
+        yield
+    except ValueError as err:
+        raise AirflowFailException(f"{type(err).__name__}: {err}") from err
 
 
 def topic_param(description: str) -> dict[str, Param]:

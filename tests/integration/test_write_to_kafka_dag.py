@@ -165,6 +165,8 @@ def test_bad_params_fail_with_a_clear_error_before_spark_starts(
         assert states["submit_write_job"] in ("upstream_failed", None), states
     if failed_task == "validate_params":
         assert topics_named(kafka_config, conf["topic"]) == set()
+        # refused params fail at once: the DAG's retry (after its delay) would only refuse them again
+        assert run.output.count("Task failed with exception") == 1, run.tail()
 
 
 def test_an_hdfs_dir_that_is_a_file_is_refused_before_any_topic_exists(target, hdfs, kafka_config):

@@ -190,3 +190,20 @@ def test_the_jobs_source_dir_is_a_glob_that_matches_only_hdfs_dir(hdfs_dir, sour
 def test_the_webhdfs_clients_latest_marker_is_refused_in_a_path():
     with pytest.raises(ValueError, match="#LATEST"):
         plan_write(WRITE | {"hdfs_dir": "/user/ana/#LATEST"}, KAFKA, HDFS)
+
+
+@pytest.mark.parametrize(
+    ("error", "fails_at_once"),
+    [(ValueError("partitions must be a whole number >= 1, got 0"), True), (RuntimeError("HDFS out of reach"), False)],
+)
+def test_params_validate_params_refuses_fail_without_a_retry_and_a_service_out_of_reach_keeps_it(error, fails_at_once):
+    """A retry of refused params would refuse them again after its delay (AirflowFailException: no retry)."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from include.params import refused_at_once
+
+    with pytest.raises(AirflowFailException if fails_at_once else RuntimeError) as raised:
+        with refused_at_once():
+            raise error
+    assert str(error) in str(raised.value)
+    assert isinstance(raised.value, AirflowFailException) == fails_at_once
