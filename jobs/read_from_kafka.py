@@ -93,13 +93,18 @@ class StopRequested(RuntimeError):
 
 
 def to_archive_rows(kafka_rows: DataFrame, topic_id: str = "") -> DataFrame:
-    """Kafka source rows -> archive rows: the record as Kafka holds it (key and value as bytes, headers), where
-    it came from, and its UTC date (the archive's partition).
+    """Kafka source rows -> archive rows (``archive_columns``)."""
+    return kafka_rows.select(*archive_columns(topic_id))
+
+
+def archive_columns(topic_id: str = "") -> list[Column]:
+    """An archive row's columns, of a Kafka source row: the record as Kafka holds it (key and value as bytes,
+    headers), where it came from, and its UTC date (the archive's partition).
 
     ``topic_id`` (Kafka's id of the topic's current incarnation) tells apart records of a topic that was
     deleted and recreated, whose (partition, offset) pairs start again from 0.
     """
-    return kafka_rows.select(
+    return [
         F.col("key"),
         F.col("value"),
         F.col("headers"),
@@ -110,7 +115,7 @@ def to_archive_rows(kafka_rows: DataFrame, topic_id: str = "") -> DataFrame:
         F.col("timestampType"),
         F.lit(topic_id).alias("topic_id"),
         utc_date().alias(archive.DATE_COLUMN),
-    )
+    ]
 
 
 def utc_date():
@@ -210,6 +215,14 @@ class ArchiveWriter:
         self.staging = f"{args.checkpoint.rstrip('/')}/{archive.STAGING_DIR}"
         self.fs = HadoopFs(spark, self.output_dir)
         self._console = ConsoleTable(spark)
+        # The batch's columns and the write's metrics, built once: each function of pyspark.sql.functions is a
+        # round trip to the JVM that also looks its class up by a short name (docs/performance.md, Latency).
+        self._columns = archive_columns(args.topic_id)
+        self._metrics = [F.min(archive.DATE_COLUMN).alias("first"), F.max(archive.DATE_COLUMN).alias("last")]
+        if args.console_rows:
+            self._columns.append(F.monotonically_increasing_id().alias(POSITION))
+            # one row more than shown: Spark's table then says "only showing top N rows" when the batch has more
+            self._metrics.append(console_sample(args.console_rows + 1).alias("sample"))
         self._lock = threading.Lock()
         self._stop = False
         self._batches = 0  # batches this run has handed to the sink
@@ -264,16 +277,11 @@ class ArchiveWriter:
         its files go to that date's folder whole. Only a batch that spans midnight UTC is split by date,
         from its staged files (Kafka is read once): partitioning every batch by date while writing costs a
         third more (docs/performance.md)."""
-        rows = to_archive_rows(batch, self.args.topic_id)
-        metrics = [F.min(archive.DATE_COLUMN).alias("first"), F.max(archive.DATE_COLUMN).alias("last")]
-        if self.args.console_rows:
-            rows = rows.withColumn(POSITION, F.monotonically_increasing_id())
-            # one row more than shown: Spark's table then says "only showing top N rows" when the batch has more
-            metrics.append(console_sample(self.args.console_rows + 1).alias("sample"))
         observed = Observation()
         whole = f"{staged_dir}/{archive.WHOLE_DIR}"
         (
-            rows.observe(observed, *metrics)
+            batch.select(*self._columns)
+            .observe(observed, *self._metrics)
             .drop(archive.DATE_COLUMN, POSITION)
             .write.mode("overwrite")
             .options(**PARQUET_OPTIONS)

@@ -111,14 +111,18 @@ def test_the_console_prints_the_batchs_first_rows_as_sparks_own_show_of_the_batc
     spark, tmp_path, capsys, first_row, console_rows
 ):
     """The independent reader: Spark's own show() of the tutorial's cast over the whole batch (the first rows in
-    partition order, skipping empty partitions, and "only showing top N rows" when the batch has more)."""
-    batch = range_batch(spark, first_row)
-    batch.selectExpr("cast(key as string) AS key", "cast(value as string) AS value").show(console_rows, truncate=False)
-    expected = capsys.readouterr().out
-    archive_writer(spark, tmp_path, console_rows=console_rows)(batch, 0)
-    out = capsys.readouterr().out
-    assert out.split("Batch: 0\n-------------------------------------------\n", 1)[1].startswith(expected)
-    assert ("only showing top" in expected) == (30 - first_row > console_rows)
+    partition order, skipping empty partitions, and "only showing top N rows" when the batch has more). The
+    writer builds its columns once: its second batch is shown from that batch's own rows too."""
+    writer = archive_writer(spark, tmp_path, console_rows=console_rows)
+    for batch_id, first in enumerate((first_row, (first_row + 7) % 30)):
+        batch = range_batch(spark, first)
+        tutorial = batch.selectExpr("cast(key as string) AS key", "cast(value as string) AS value")
+        tutorial.show(console_rows, truncate=False)
+        expected = capsys.readouterr().out
+        writer(batch, batch_id)
+        out = capsys.readouterr().out
+        assert out.split(f"Batch: {batch_id}\n-------------------------------------------\n", 1)[1].startswith(expected)
+        assert ("only showing top" in expected) == (30 - first > console_rows)
 
 
 def test_a_batch_across_midnight_is_split_by_date_and_a_stop_still_lets_the_runs_first_batch_commit(spark, tmp_path):
