@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pyspark.sql import SparkSession
 from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
 
-from jobs.hadoop_fs import HadoopFs
+from jobs.hadoop_fs import HadoopFs, jvm_class
 
 log = logging.getLogger("jobs")
 
@@ -283,7 +283,7 @@ class LeaseWatchdog:
         stopper.join(timeout=self.ttl_s / 4)  # the taker waits until 2 * ttl: stop well before
         sys.stdout.flush()
         # halt, not exit: no shutdown hook may write more; the Python side dies with the JVM (exit_with_parent)
-        self.spark.sparkContext._jvm.java.lang.Runtime.getRuntime().halt(LEASE_LOST_EXIT)
+        jvm_class(self.spark, "java.lang.Runtime").getRuntime().halt(LEASE_LOST_EXIT)
         os._exit(LEASE_LOST_EXIT)
 
     def _stop_queries(self) -> None:
