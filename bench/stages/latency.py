@@ -191,8 +191,9 @@ def run(ctx: Context) -> str:
         "max_all_records_ms": max(everything),
         "committed_batches": len(batches),
         "producer": produced,
-        "method": "commit time of the file-sink batch that holds the row (mtime of _spark_metadata/<batch> on "
-        "HDFS) minus the record's Kafka timestamp (CreateTime, set by the producer when it sends)",
+        "method": f"commit time of the batch that holds the row (mtime of its commit entry "
+        f"{layout.LOG_DIR}/<batch>.json on HDFS) minus the record's Kafka timestamp (CreateTime, set by the "
+        "producer when it sends)",
     }
     ctx.details["latency_histogram_ms"] = measured  # for the chart; not written to JSON
     return (
